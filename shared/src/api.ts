@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import type { DashboardSettings, ServerConfig } from './config.js';
+import { DashboardSettingsSchema, ServerConfigPatchSchema } from './config.js';
+import type { ErrorInfo } from './errors.js';
+import type { JobName, JobProgress } from './jobs.js';
+import type { LlamaArgCatalogue, LlamaStatus } from './llama.js';
+import type { LogEntry } from './logs.js';
+import { LogLevelSchema, LogSourceSchema } from './logs.js';
+import type { MetricsPoint, MetricsSample } from './metrics.js';
+import { MetricsResolution } from './metrics.js';
+import type { CatalogueEntry, ModelState } from './models.js';
+import { ModelIdSchema } from './models.js';
+import type { PresetDocument, IniProblem } from './presets.js';
+import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
+
+/** Socket.IO path of the browser API. */
+export const SOCKET_PATH = '/llamaproxws';
+/** Largest accepted Socket.IO message. */
+export const SOCKET_MAX_BUFFER_BYTES = 1_000_000;
+
+/** Who may send a request. Sign-in comes later; the table is the single place to check. */
+export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin' } as const;
+export type Role = (typeof Role)[keyof typeof Role];
+export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
+
+const RequestBase = z.object({ requestId: z.string().min(1).max(128).optional() });
+const WithModel = RequestBase.extend({ modelId: ModelIdSchema });
+
+/**
+ * Every request event: its payload schema and the role it needs. The gateway parses each
+ * payload with its schema before acting; clients use the same map for their types.
+ */
+export const RequestEvents = {
+  'models:list': { role: Role.viewer, payload: RequestBase },
+  'models:get': { role: Role.viewer, payload: WithModel },
+  'models:load': { role: Role.operator, payload: WithModel },
+  'models:unload': { role: Role.operator, payload: WithModel },
+  'models:rescan': { role: Role.operator, payload: RequestBase },
+  'models:settings:get': { role: Role.viewer, payload: WithModel },
+  'models:settings:update': { role: Role.admin, payload: WithModel.extend({ settings: PresetValuesSchema }) },
+  'presets:get': { role: Role.viewer, payload: RequestBase },
+  'presets:update': {
+    role: Role.admin,
+    payload: z.union([
+      RequestBase.extend({ preset: PresetDocumentSchema }),
+      RequestBase.extend({ ini: z.string().max(512_000) }),
+    ]),
+  },
+  'presets:validate': {
+    role: Role.viewer,
+    payload: z.union([
+      RequestBase.extend({ preset: PresetDocumentSchema }),
+      RequestBase.extend({ ini: z.string().max(512_000) }),
+    ]),
+  },
+  'llama:status': { role: Role.viewer, payload: RequestBase },
+  'llama:start': { role: Role.operator, payload: RequestBase },
+  'llama:stop': { role: Role.operator, payload: RequestBase },
+  'llama:restart': { role: Role.operator, payload: RequestBase },
+  'llama:args': { role: Role.viewer, payload: RequestBase },
+  'config:get': { role: Role.viewer, payload: RequestBase },
+  'config:update': { role: Role.admin, payload: RequestBase.extend({ config: ServerConfigPatchSchema }) },
+  'metrics:latest': { role: Role.viewer, payload: RequestBase },
+  'metrics:history': {
+    role: Role.viewer,
+    payload: RequestBase.extend({
+      from: z.number(),
+      to: z.number(),
+      resolution: z.enum(MetricsResolution).default('auto'),
+      /** Series names, e.g. "cpu.usagePct", "gpu.0.utilizationPct", "model.<id>.genTokensPerSec". */
+      series: z.array(z.string().max(600)).min(1).max(64),
+    }),
+  },
+  'logs:query': {
+    role: Role.viewer,
+    payload: RequestBase.extend({
+      level: LogLevelSchema.optional(),
+      source: LogSourceSchema.optional(),
+      modelId: z.string().max(512).optional(),
+      text: z.string().max(512).optional(),
+      /** Entries with id > afterId, oldest first (resume / live tail). */
+      afterId: z.number().int().nonnegative().optional(),
+      /** Entries with id < beforeId, newest first (scrolling back). */
+      beforeId: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(5000).default(200),
+    }),
+  },
+  'logs:clear': { role: Role.admin, payload: RequestBase },
+  'settings:get': { role: Role.viewer, payload: RequestBase },
+  'settings:update': {
+    role: Role.admin,
+    payload: RequestBase.extend({ settings: DashboardSettingsSchema.partial() }),
+  },
+  /** Full state, plus what happened since the client's cursors when it resumes. */
+  'snapshot:get': {
+    role: Role.viewer,
+    payload: RequestBase.extend({
+      cursors: z.object({ logId: z.number().int().nonnegative(), eventSeq: z.number().int().nonnegative() }).optional(),
+    }),
+  },
+} as const;
+
+export type RequestEvent = keyof typeof RequestEvents;
+export type RequestPayload<E extends RequestEvent> = z.input<(typeof RequestEvents)[E]['payload']>;
+export type ParsedRequest<E extends RequestEvent> = z.output<(typeof RequestEvents)[E]['payload']>;
+
+export const REQUEST_EVENT_NAMES = Object.keys(RequestEvents) as RequestEvent[];
+
+export function isRequestEvent(name: string): name is RequestEvent {
+  return Object.hasOwn(RequestEvents, name);
+}
+
+/** A model as the dashboard shows it: the catalogue entry, its live state and its settings. */
+export interface ModelView extends CatalogueEntry {
+  nodeId: string;
+  state: ModelState;
+  /** This model's section of the preset (ctx-size, n-gpu-layers, load-on-startup, ...). */
+  settings: Record<string, string>;
+  /** The file is gone from the models directory (kept until the next rescan settles). */
+  missing: boolean;
+}
+
+/** A control job the gateway queued for a supervisor. */
+export interface JobRef {
+  jobId: string;
+  name: JobName;
+  nodeId: string;
+  /** False when an identical job was already pending (deterministic id). */
+  created: boolean;
+}
+
+export interface Cursors {
+  /** Id of the newest log entry the client has. */
+  logId: number;
+  /** Sequence number of the newest broadcast the client has seen. */
+  eventSeq: number;
+}
+
+export interface Snapshot {
+  models: ModelView[];
+  llama: LlamaStatus[];
+  config: ServerConfig;
+  settings: DashboardSettings;
+  metrics: MetricsSample | null;
+  /** Newest log entries (or, when resuming, every entry after the client's cursor). */
+  logs: LogEntry[];
+  /** True when the gap was too large and the client must treat this as a fresh start. */
+  logsTruncated: boolean;
+  cursors: Cursors;
+}
+
+/** What each request answers with, on success. */
+export interface ResponseData {
+  'models:list': { models: ModelView[] };
+  'models:get': { model: ModelView };
+  'models:load': { job: JobRef };
+  'models:unload': { job: JobRef };
+  'models:rescan': { job: JobRef };
+  'models:settings:get': { modelId: string; settings: Record<string, string> };
+  'models:settings:update': { modelId: string; settings: Record<string, string>; job: JobRef };
+  'presets:get': { preset: PresetDocument; ini: string };
+  'presets:update': { preset: PresetDocument; ini: string; job: JobRef };
+  'presets:validate': { valid: boolean; problems: IniProblem[] };
+  'llama:status': { nodes: LlamaStatus[] };
+  'llama:start': { job: JobRef };
+  'llama:stop': { job: JobRef };
+  'llama:restart': { job: JobRef };
+  'llama:args': { catalogue: LlamaArgCatalogue | null };
+  'config:get': { config: ServerConfig };
+  'config:update': { config: ServerConfig; job: JobRef };
+  'metrics:latest': { sample: MetricsSample | null };
+  'metrics:history': { resolution: Exclude<MetricsResolution, 'auto'>; series: Record<string, MetricsPoint[]> };
+  'logs:query': { entries: LogEntry[]; hasMore: boolean };
+  'logs:clear': { cleared: number };
+  'settings:get': { settings: DashboardSettings };
+  'settings:update': { settings: DashboardSettings };
+  'snapshot:get': Snapshot;
+}
+
+/** The reply to a request, sent as the ack or as `<event>:result`. */
+export type ResponseEnvelope<E extends RequestEvent = RequestEvent> =
+  | { type: 'response'; event: E; success: true; data: ResponseData[E]; requestId: string | null; timestamp: number }
+  | { type: 'response'; event: E; success: false; error: ErrorInfo; requestId: string | null; timestamp: number };
+
+/** What the server pushes to every client. */
+export interface BroadcastData {
+  'models:list': { models: ModelView[] };
+  'models:status': { nodeId: string; model: ModelState };
+  'llama:status': { status: LlamaStatus };
+  'metrics:update': { sample: MetricsSample };
+  'logs:entry': { entries: LogEntry[] };
+  'logs:cleared': { cleared: number };
+  'jobs:progress': {
+    job: JobRef;
+    state: 'queued' | 'active' | 'progress' | 'completed' | 'failed';
+    progress: JobProgress | null;
+    error: ErrorInfo | null;
+  };
+  'config:updated': { config: ServerConfig };
+  'settings:updated': { settings: DashboardSettings };
+  'presets:updated': { preset: PresetDocument; ini: string };
+  'snapshot': Snapshot;
+}
+export type BroadcastEvent = keyof BroadcastData;
+
+export interface BroadcastEnvelope<B extends BroadcastEvent = BroadcastEvent> {
+  type: 'broadcast';
+  event: B;
+  data: BroadcastData[B];
+  /** Increases by one per state-changing broadcast; the resume cursor `eventSeq`. */
+  seq: number;
+  timestamp: number;
+}
+
+type RequestHandlers = {
+  [E in RequestEvent]: (payload: RequestPayload<E> | undefined, ack?: (response: ResponseEnvelope<E>) => void) => void;
+};
+type ResultEvents = {
+  [E in RequestEvent as `${E}:result`]: (response: ResponseEnvelope<E>) => void;
+};
+type BroadcastHandlers = {
+  [B in BroadcastEvent]: (envelope: BroadcastEnvelope<B>) => void;
+};
+
+/** Socket.IO typed event maps, used by the gateway and by every client. */
+export type ClientToServerEvents = RequestHandlers;
+export type ServerToClientEvents = ResultEvents & BroadcastHandlers;
+export type InterServerEvents = Record<string, never>;
+export interface SocketData {
+  /** Resolved once in the handshake middleware. */
+  identity: { userId: string | null; role: Role };
+}
+
+export function okResponse<E extends RequestEvent>(event: E, data: ResponseData[E], requestId: string | null): ResponseEnvelope<E> {
+  return { type: 'response', event, success: true, data, requestId, timestamp: Date.now() };
+}
+
+export function errorResponse<E extends RequestEvent>(event: E, error: ErrorInfo, requestId: string | null): ResponseEnvelope<E> {
+  return { type: 'response', event, success: false, error, requestId, timestamp: Date.now() };
+}

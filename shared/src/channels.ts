@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { LlamaArgCatalogueSchema, LlamaStatusSchema } from './llama.js';
+import { LogRecordSchema } from './logs.js';
+import { MetricsSampleSchema } from './metrics.js';
+import { CatalogueSchema, ModelStateSchema } from './models.js';
+
+/**
+ * Redis names. Services report to the gateway through Redis Streams read by a consumer group,
+ * so with N gateway replicas every message is stored (and broadcast) by exactly one of them.
+ */
+export const RedisKeys = {
+  /** Stream: supervisor → gateway status, catalogue and model events (StatusEvent). */
+  statusStream: 'llamaproxy:stream:status',
+  /** Stream: batched log records from every service (LogBatch). */
+  logStream: 'llamaproxy:stream:logs',
+  /** Stream: metrics samples (MetricsSample). */
+  metricsStream: 'llamaproxy:stream:metrics',
+  /** Consumer group the gateway replicas share on every stream. */
+  gatewayGroup: 'gateway',
+  /** Hash per node: the latest value of each snapshot kind (field = kind), for late joiners. */
+  nodeSnapshot: (nodeId: string) => `llamaproxy:node:${nodeId}:snapshot`,
+  /** Set of known supervisor node ids. */
+  nodes: 'llamaproxy:nodes',
+  /** Pub/sub: settings that services read live (e.g. the metrics interval). */
+  settingsChannel: 'llamaproxy:settings',
+  /** Socket.IO redis-adapter key prefix. */
+  socketIoPrefix: 'llamaproxy:sio',
+} as const;
+
+/** Streams are capped (approximately) so a gateway outage cannot grow Redis without bound. */
+export const STREAM_MAX_LEN = { status: 10_000, logs: 100_000, metrics: 20_000 } as const;
+
+/** Field of a stream entry that carries the JSON payload. */
+export const STREAM_FIELD = 'data';
+
+/** What a supervisor reports on the status stream. */
+export const StatusEventSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('llama'), nodeId: z.string(), status: LlamaStatusSchema }),
+  z.object({ kind: z.literal('model'), nodeId: z.string(), model: ModelStateSchema }),
+  z.object({ kind: z.literal('models'), nodeId: z.string(), models: z.array(ModelStateSchema) }),
+  z.object({ kind: z.literal('catalogue'), nodeId: z.string(), catalogue: CatalogueSchema }),
+  z.object({ kind: z.literal('args'), nodeId: z.string(), catalogue: LlamaArgCatalogueSchema }),
+]);
+export type StatusEvent = z.infer<typeof StatusEventSchema>;
+export type StatusEventKind = StatusEvent['kind'];
+
+export const LogBatchSchema = z.object({ records: z.array(LogRecordSchema).min(1).max(10_000) });
+export type LogBatch = z.infer<typeof LogBatchSchema>;
+
+export const MetricsEventSchema = z.object({ sample: MetricsSampleSchema });
+export type MetricsEvent = z.infer<typeof MetricsEventSchema>;

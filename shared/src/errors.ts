@@ -1,0 +1,78 @@
+/**
+ * The one table of error codes. Every failure that crosses a process boundary (Socket.IO
+ * response, job failure, Redis message) carries `{ code, message }` with a code from here.
+ * Codes are stable: clients branch on them, so never rename one.
+ */
+export const ErrorCode = {
+  /** Payload failed its schema. Nothing was changed. */
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  /** The event name is not part of the API. */
+  UNKNOWN_EVENT: 'UNKNOWN_EVENT',
+  /** The caller's role does not allow this request. */
+  FORBIDDEN: 'FORBIDDEN',
+  /** The caller is not signed in. */
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
+  /** The model file exists but is not a usable GGUF (reason in the message). */
+  MODEL_INVALID: 'MODEL_INVALID',
+  MODEL_LOAD_FAILED: 'MODEL_LOAD_FAILED',
+  MODEL_UNLOAD_FAILED: 'MODEL_UNLOAD_FAILED',
+  /** llama-server is not running (stopped, crashed or restarting). */
+  LLAMA_NOT_RUNNING: 'LLAMA_NOT_RUNNING',
+  LLAMA_START_FAILED: 'LLAMA_START_FAILED',
+  /** llama-server exited while the request was in flight. */
+  LLAMA_CRASHED: 'LLAMA_CRASHED',
+  /** A flag or preset key that this llama-server does not accept. */
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  PRESET_INVALID: 'PRESET_INVALID',
+  CONFIG_INVALID: 'CONFIG_INVALID',
+  /** Redis cannot be reached, so no job can be queued. */
+  QUEUE_UNAVAILABLE: 'QUEUE_UNAVAILABLE',
+  /** No supervisor is consuming the control queue. */
+  SUPERVISOR_UNAVAILABLE: 'SUPERVISOR_UNAVAILABLE',
+  JOB_FAILED: 'JOB_FAILED',
+  JOB_CANCELLED: 'JOB_CANCELLED',
+  TIMEOUT: 'TIMEOUT',
+  DATABASE_ERROR: 'DATABASE_ERROR',
+  /** Anything unexpected. The message is generic; the detail goes to the log. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorInfo {
+  code: ErrorCode;
+  message: string;
+}
+
+/** An error meant for the caller: its code and message are safe to show. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+  }
+
+  toInfo(): ErrorInfo {
+    return { code: this.code, message: this.message };
+  }
+}
+
+const codes = new Set<string>(Object.values(ErrorCode));
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && codes.has(value);
+}
+
+/**
+ * Turns anything thrown into the public error shape. Only AppError keeps its message;
+ * everything else becomes INTERNAL so that internals never leak to clients.
+ */
+export function toErrorInfo(err: unknown): ErrorInfo {
+  if (err instanceof AppError) {
+    return err.toInfo();
+  }
+  return { code: ErrorCode.INTERNAL, message: 'Internal error' };
+}

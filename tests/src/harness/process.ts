@@ -1,0 +1,143 @@
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { once } from 'node:events';
+
+export interface ManagedProcessOptions extends SpawnOptions {
+  /** Name used in error messages. */
+  name: string;
+  /** Lines of output kept for diagnostics. */
+  keepLines?: number;
+  /** Also print the output (useful when debugging a test). */
+  echo?: boolean;
+}
+
+const live = new Set<ManagedProcess>();
+
+/**
+ * A child process started by a test: its output is kept (last N lines) for error messages,
+ * it is stopped with SIGTERM then SIGKILL, and every one still alive is killed at exit.
+ */
+export class ManagedProcess {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  private readonly keepLines: number;
+  private readonly listeners = new Set<(line: string) => void>();
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  readonly exited: Promise<void>;
+
+  constructor(command: string, args: string[], options: ManagedProcessOptions) {
+    this.name = options.name;
+    this.keepLines = options.keepLines ?? 400;
+    this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...options });
+    live.add(this);
+    const onData = (chunk: Buffer): void => {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.length === 0) {
+          continue;
+        }
+        this.lines.push(line);
+        if (this.lines.length > this.keepLines) {
+          this.lines.shift();
+        }
+        if (options.echo) {
+          process.stderr.write(`[${this.name}] ${line}\n`);
+        }
+        for (const listener of this.listeners) {
+          listener(line);
+        }
+      }
+    };
+    this.child.stdout?.on('data', onData);
+    this.child.stderr?.on('data', onData);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code;
+        this.exitSignal = signal;
+        live.delete(this);
+        resolve();
+      });
+      this.child.once('error', (err) => {
+        this.lines.push(`spawn error: ${err.message}`);
+        live.delete(this);
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null && live.has(this);
+  }
+
+  onLine(listener: (line: string) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves with the first output line matching `pattern`. */
+  async waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const seen = this.lines.find((l) => pattern.test(l));
+    if (seen !== undefined) {
+      return seen;
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(new Error(`${this.name}: no line matching ${pattern} within ${timeoutMs} ms\n${this.tail()}`));
+      }, timeoutMs);
+      const off = this.onLine((line) => {
+        if (pattern.test(line)) {
+          clearTimeout(timer);
+          off();
+          resolve(line);
+        }
+      });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        off();
+        reject(new Error(`${this.name} exited (${this.exitCode ?? this.exitSignal}) before printing ${pattern}\n${this.tail()}`));
+      });
+    });
+  }
+
+  tail(n = 40): string {
+    return this.lines.slice(-n).join('\n');
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`. Resolves once the process is gone. */
+  async stop(graceMs = 5000): Promise<void> {
+    if (!this.running) {
+      return;
+    }
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    this.child.kill(signal);
+  }
+
+  static async stopAll(): Promise<void> {
+    await Promise.all([...live].map((p) => p.stop(2000)));
+  }
+}
+
+process.once('exit', () => {
+  for (const p of live) {
+    p.child.kill('SIGKILL');
+  }
+});
+
+export async function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) {
+    return child.exitCode;
+  }
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}

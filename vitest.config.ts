@@ -1,0 +1,34 @@
+import { defineConfig } from 'vitest/config';
+
+// One runner for every workspace. "unit" tests sit beside the code (src/**/*.spec.ts) and need
+// nothing running; "integration" tests start real Redis / llama-server processes through the
+// harness in tests/src/harness and run one file at a time (2-core machines, real child processes).
+const resolve = { conditions: ['development'] };
+
+export default defineConfig({
+  resolve,
+  test: {
+    projects: [
+      {
+        resolve,
+        test: {
+          name: 'unit',
+          include: ['shared/src/**/*.spec.ts', 'services/*/src/**/*.spec.ts', 'tests/src/**/*.spec.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        resolve,
+        test: {
+          name: 'integration',
+          include: ['services/*/test/**/*.test.ts', 'tests/integration/**/*.test.ts'],
+          environment: 'node',
+          fileParallelism: false,
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          globalSetup: ['tests/src/harness/global-setup.ts'],
+        },
+      },
+    ],
+  },
+});
