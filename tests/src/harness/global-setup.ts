@@ -1,14 +1,7 @@
 import type { TestProject } from 'vitest/node';
 import { ensureLlamaServer } from './llama-server-binary.js';
 import { startRedis } from './redis.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** One Redis for the whole integration run; tests isolate themselves with unique prefixes. */
-    redisUrl: string;
-    llamaServerBin: string;
-  }
-}
+import './provided.js';
 
 /** Starts the real dependencies once per integration run and stops them afterwards. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

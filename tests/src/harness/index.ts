@@ -4,3 +4,6 @@ export * from './ports.js';
 export * from './process.js';
 export * from './redis.js';
 export * from './wait-for.js';
+export * from './services.js';
+export * from './streams.js';
+export * from './provided.js';

@@ -1,0 +1,123 @@
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { controlQueueName, QUEUE_PREFIX, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
+import { errorMeta, type Logger } from '@llamaproxy/shared/node';
+import type { SupervisorConfig } from './config.js';
+import { ControlHandler } from './handlers/control.handler.js';
+import { EventPublisher } from './repositories/event-publisher.js';
+import { probeLlamaBinary } from './repositories/llama-binary.js';
+import { LlamaProcess } from './repositories/llama-process.js';
+import { JsonFile, PresetFile } from './repositories/preset-file.js';
+import { CatalogueScanner } from './services/catalogue.js';
+import { parseLlamaHelp } from './services/llama-help.js';
+import { LlamaSupervisor } from './services/llama-supervisor.js';
+import { LogBatcher } from './services/log-batcher.js';
+
+export interface SupervisorApp {
+  supervisor: LlamaSupervisor;
+  start(): Promise<void>;
+  shutdown(deadlineMs: number): Promise<void>;
+}
+
+/** Composes the supervisor from its parts. No side effects until `start()`. */
+export function createApp(config: SupervisorConfig, logger: Logger): SupervisorApp {
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3, enableOfflineQueue: true, lazyConnect: true });
+  redis.on('error', (err) => logger.warn('redis error', { error: err.message }));
+  const publisher = new EventPublisher(redis, config.nodeId);
+  const batcher = new LogBatcher((records) => publisher.publishLogs(records), { intervalMs: config.logBatchMs });
+  let worker: Worker | null = null;
+  let supervisor: LlamaSupervisor | null = null;
+
+  const publish = (event: StatusEvent): void => {
+    publisher.publishStatus(event).catch((err: unknown) => logger.warn('cannot publish status', { kind: event.kind, ...errorMeta(err) }));
+  };
+
+  return {
+    get supervisor(): LlamaSupervisor {
+      if (supervisor === null) {
+        throw new Error('supervisor not started');
+      }
+      return supervisor;
+    },
+
+    async start(): Promise<void> {
+      await redis.connect();
+      let args: LlamaArgCatalogue | null = null;
+      try {
+        const probe = await probeLlamaBinary(config.llamaServerBin);
+        args = { nodeId: config.nodeId, version: probe.version, args: parseLlamaHelp(probe.help) };
+        logger.info('llama-server binary found', { bin: config.llamaServerBin, version: probe.version, args: args.args.length });
+      } catch (err) {
+        logger.error('cannot run llama-server', { bin: config.llamaServerBin, ...errorMeta(err) });
+      }
+
+      const sup = new LlamaSupervisor(
+        config.server,
+        {
+          nodeId: config.nodeId,
+          startTimeoutMs: config.startTimeoutMs,
+          stopGraceMs: config.stopGraceMs,
+          backoff: config.backoff,
+          reconcileIntervalMs: config.reconcileIntervalMs,
+          scanIntervalMs: config.scanIntervalMs,
+        },
+        {
+          logger,
+          spawn: (argv) => new LlamaProcess(config.llamaServerBin, argv),
+          scanner: new CatalogueScanner(config.nodeId, config.server.modelsDir),
+          presets: new PresetFile(config.presetPath),
+          appliedConfig: new JsonFile<ServerConfig>(config.appliedConfigPath),
+          args,
+        },
+      );
+      supervisor = sup;
+      sup.on('status', (status) => publish({ kind: 'llama', nodeId: config.nodeId, status }));
+      sup.on('model', (model) => publish({ kind: 'model', nodeId: config.nodeId, model }));
+      sup.on('catalogue', (catalogue) => publish({ kind: 'catalogue', nodeId: config.nodeId, catalogue }));
+      sup.on('log', (record) => batcher.add(record));
+      if (args !== null) {
+        publish({ kind: 'args', nodeId: config.nodeId, catalogue: args });
+      }
+      publish({ kind: 'llama', nodeId: config.nodeId, status: sup.status });
+
+      await sup.init();
+      if (config.autostart) {
+        await sup.start().catch((err: unknown) => logger.error('llama-server did not start', errorMeta(err)));
+      }
+      publish({ kind: 'models', nodeId: config.nodeId, models: sup.models.all() });
+
+      const handler = new ControlHandler(sup, logger);
+      worker = new Worker(controlQueueName(config.nodeId), handler.process, {
+        connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+        prefix: QUEUE_PREFIX,
+        concurrency: config.workerConcurrency,
+        // A load can take minutes; the lock is renewed while the job runs.
+        lockDuration: 60_000,
+      });
+      worker.on('error', (err) => logger.warn('worker error', { error: err.message }));
+      await worker.waitUntilReady();
+      logger.info('taking control jobs', { queue: controlQueueName(config.nodeId) });
+    },
+
+    async shutdown(deadlineMs: number): Promise<void> {
+      const deadline = Date.now() + deadlineMs;
+      // 1. Stop taking jobs; give running ones a moment, then stop anyway.
+      if (worker !== null) {
+        await Promise.race([worker.close(), delay(Math.max(0, deadline - Date.now() - config.stopGraceMs - 1000))]);
+        await worker.close(true).catch(() => undefined);
+      }
+      // 2. Stop llama-server (SIGTERM, SIGKILL after the grace period).
+      await supervisor?.close();
+      // 3. Hand over the last logs and the final status, then close Redis.
+      await batcher.flush();
+      if (supervisor !== null) {
+        await publisher.publishStatus({ kind: 'llama', nodeId: config.nodeId, status: supervisor.status }).catch(() => undefined);
+      }
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,104 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { GpuLayersSchema, type ServerConfig } from '@llamaproxy/shared';
+import { envBool, envInt, envList, envLogLevel, parseEnv } from '@llamaproxy/shared/node';
+
+/** Environment of the supervisor. The compose file and `npm run dev` set the same keys. */
+const EnvSchema = z.object({
+  REDIS_URL: z.string().url(),
+  SUPERVISOR_NODE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, "_", "." and "-" only')
+    .default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64)),
+  LLAMA_SERVER_BIN: z.string().default('llama-server'),
+  MODELS_DIR: z.string().default('/models'),
+  /** Where the supervisor keeps its own files: the preset INI and the applied configuration. */
+  SUPERVISOR_DATA_DIR: z.string().default('/var/lib/llamaproxy'),
+  LLAMA_HOST: z.string().default('127.0.0.1'),
+  LLAMA_PORT: envInt(8080, 1, 65_535),
+  LLAMA_MODELS_MAX: envInt(4, 0, 256),
+  LLAMA_PARALLEL: envInt(1, 1, 256),
+  LLAMA_THREADS_HTTP: envInt(-1, -1, 1024),
+  LLAMA_CTX_SIZE: envInt(4096, 0),
+  LLAMA_GPU_LAYERS: z
+    .string()
+    .default('auto')
+    .transform((v, ctx) => {
+      const parsed = GpuLayersSchema.safeParse(/^\d+$/.test(v) ? Number(v) : v);
+      if (!parsed.success) {
+        ctx.addIssue({ code: 'custom', message: 'expected a number, "auto" or "all"' });
+        return z.NEVER;
+      }
+      return parsed.data;
+    }),
+  LLAMA_MODELS_AUTOLOAD: envBool(true),
+  LLAMA_EXTRA_ARGS: envList(),
+  /** Start llama-server when the supervisor starts. */
+  LLAMA_AUTOSTART: envBool(true),
+  LLAMA_START_TIMEOUT_MS: envInt(60_000, 1000),
+  LLAMA_STOP_GRACE_MS: envInt(10_000, 100),
+  RESTART_BACKOFF_MIN_MS: envInt(1000, 10),
+  RESTART_BACKOFF_MAX_MS: envInt(30_000, 100),
+  /** How often the models directory is checked for changes. */
+  MODELS_SCAN_INTERVAL_MS: envInt(5000, 200),
+  /** How often /models is reconciled with the SSE-derived state. */
+  RECONCILE_INTERVAL_MS: envInt(5000, 200),
+  LOG_BATCH_MS: envInt(250, 10),
+  WORKER_CONCURRENCY: envInt(4, 1, 64),
+  LOG_LEVEL: envLogLevel,
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+});
+
+export interface SupervisorConfig {
+  redisUrl: string;
+  nodeId: string;
+  llamaServerBin: string;
+  dataDir: string;
+  presetPath: string;
+  appliedConfigPath: string;
+  /** The router settings used until the gateway applies others. */
+  server: ServerConfig;
+  autostart: boolean;
+  startTimeoutMs: number;
+  stopGraceMs: number;
+  backoff: { minMs: number; maxMs: number };
+  scanIntervalMs: number;
+  reconcileIntervalMs: number;
+  logBatchMs: number;
+  workerConcurrency: number;
+  log: { level: string; format: 'json' | 'pretty' | undefined };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): SupervisorConfig {
+  const e = parseEnv('supervisor', EnvSchema, env);
+  return {
+    redisUrl: e.REDIS_URL,
+    nodeId: e.SUPERVISOR_NODE_ID,
+    llamaServerBin: e.LLAMA_SERVER_BIN,
+    dataDir: e.SUPERVISOR_DATA_DIR,
+    presetPath: join(e.SUPERVISOR_DATA_DIR, 'models-preset.ini'),
+    appliedConfigPath: join(e.SUPERVISOR_DATA_DIR, 'server-config.json'),
+    server: {
+      modelsDir: e.MODELS_DIR,
+      modelsMax: e.LLAMA_MODELS_MAX,
+      parallel: e.LLAMA_PARALLEL,
+      threadsHttp: e.LLAMA_THREADS_HTTP,
+      ctxSize: e.LLAMA_CTX_SIZE,
+      gpuLayers: e.LLAMA_GPU_LAYERS,
+      host: e.LLAMA_HOST,
+      port: e.LLAMA_PORT,
+      autoload: e.LLAMA_MODELS_AUTOLOAD,
+      extraArgs: e.LLAMA_EXTRA_ARGS,
+    },
+    autostart: e.LLAMA_AUTOSTART,
+    startTimeoutMs: e.LLAMA_START_TIMEOUT_MS,
+    stopGraceMs: e.LLAMA_STOP_GRACE_MS,
+    backoff: { minMs: e.RESTART_BACKOFF_MIN_MS, maxMs: e.RESTART_BACKOFF_MAX_MS },
+    scanIntervalMs: e.MODELS_SCAN_INTERVAL_MS,
+    reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    logBatchMs: e.LOG_BATCH_MS,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+  };
+}

@@ -1,0 +1,143 @@
+import { z } from 'zod';
+
+/** `GET /models` entry, as far as the supervisor reads it. */
+const RouterModelSchema = z.object({
+  id: z.string(),
+  path: z.string().optional(),
+  status: z.looseObject({
+    value: z.string(),
+    args: z.array(z.string()).optional(),
+    failed: z.boolean().optional(),
+    exit_code: z.number().optional(),
+  }),
+});
+export type RouterModel = z.infer<typeof RouterModelSchema>;
+
+const ModelsResponseSchema = z.object({ data: z.array(RouterModelSchema) });
+
+/** One event of `GET /models/sse`. */
+export const RouterEventSchema = z.object({
+  model: z.string(),
+  event: z.string(),
+  data: z.unknown().optional(),
+});
+export type RouterEvent = z.infer<typeof RouterEventSchema>;
+
+/** `data` of `model_status` / `status_change` events. */
+export const RouterStatusDataSchema = z.looseObject({
+  status: z.string(),
+  exit_code: z.number().optional(),
+  progress: z
+    .looseObject({
+      stages: z.array(z.string()).optional(),
+      current: z.string().optional(),
+      value: z.number().optional(),
+    })
+    .optional(),
+});
+
+export class RouterHttpError extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'RouterHttpError';
+    this.status = status;
+  }
+}
+
+/** The only code that speaks HTTP to llama-server's router API. */
+export class RouterClient {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, timeoutMs = 10_000) {
+    this.baseUrl = baseUrl;
+    this.timeoutMs = timeoutMs;
+  }
+
+  get url(): string {
+    return this.baseUrl;
+  }
+
+  async health(): Promise<boolean> {
+    try {
+      const res = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async listModels(reload = false): Promise<RouterModel[]> {
+    const body = await this.request('GET', `/models${reload ? '?reload=1' : ''}`);
+    return ModelsResponseSchema.parse(body).data;
+  }
+
+  async load(modelId: string): Promise<void> {
+    await this.request('POST', '/models/load', { model: modelId });
+  }
+
+  async unload(modelId: string): Promise<void> {
+    await this.request('POST', '/models/unload', { model: modelId });
+  }
+
+  /**
+   * Streams `/models/sse` until the signal aborts or the server closes the stream.
+   * `onOpen` runs once the stream is established (reconcile with /models after that).
+   */
+  async streamEvents(signal: AbortSignal, onEvent: (event: RouterEvent) => void, onOpen: () => void): Promise<void> {
+    const res = await fetch(`${this.baseUrl}/models/sse`, { signal, headers: { accept: 'text/event-stream' } });
+    if (!res.ok || !res.body) {
+      throw new RouterHttpError(res.status, `GET /models/sse: HTTP ${res.status}`);
+    }
+    onOpen();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let sep: number;
+      while ((sep = buffer.search(/\r?\n\r?\n/)) >= 0) {
+        const block = buffer.slice(0, sep);
+        buffer = buffer.slice(buffer.indexOf('\n', sep + 1) + 1);
+        const data = block
+          .split(/\r?\n/)
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trimStart())
+          .join('\n');
+        if (!data) {
+          continue;
+        }
+        const parsed = RouterEventSchema.safeParse(safeJson(data));
+        if (parsed.success) {
+          onEvent(parsed.data);
+        }
+      }
+    }
+  }
+
+  private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(this.timeoutMs),
+    });
+    const text = await res.text();
+    const json = safeJson(text);
+    if (!res.ok) {
+      const message = z.object({ error: z.object({ message: z.string() }) }).safeParse(json);
+      throw new RouterHttpError(res.status, message.success ? message.data.error.message : `HTTP ${res.status} ${text.slice(0, 200)}`);
+    }
+    return json;
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { explainFailure, LlamaLogParser, LogTail } from './llama-log.js';
+
+describe(LlamaLogParser.name, () => {
+  it.each([
+    ['0.00.007.243 W srv  llama_server: CORS is set to allow all origins', 'warn', 'srv  llama_server: CORS is set to allow all origins'],
+    ['0.00.008.622 I srv  llama_server: listening on http://127.0.0.1:18999', 'info', 'srv  llama_server: listening on http://127.0.0.1:18999'],
+    ['0.01.000.000 E llama_model_load: error loading model', 'error', 'llama_model_load: error loading model'],
+    ['0.01.000.000 D slot update', 'debug', 'slot update'],
+    ['gguf_init: failed to read magic', 'error', 'gguf_init: failed to read magic'],
+    ['warning: no usable GPU found', 'warn', 'warning: no usable GPU found'],
+    ['plain text', 'info', 'plain text'],
+  ])('reads the level of %j', (line, level, message) => {
+    const sut = new LlamaLogParser();
+    expect(sut.parse(line)).toEqual({ level, modelId: null, message });
+  });
+
+  it('attributes instance output to the model spawned on that port', () => {
+    const sut = new LlamaLogParser();
+    expect(sut.parse('0.00.1 I srv  load: spawning server instance with name=tiny-a on port 39001').modelId).toBe('tiny-a');
+    expect(sut.parse('[39001] 0.00.020.000 E llama_model_load: error loading model')).toEqual({
+      level: 'error',
+      modelId: 'tiny-a',
+      message: 'llama_model_load: error loading model',
+    });
+    expect(sut.parse('[39002] something').modelId).toBeNull();
+  });
+
+  it('attributes router lines that name a model', () => {
+    const sut = new LlamaLogParser();
+    expect(sut.parse('0.1.2.3 I srv  unload: stopping model instance name=tiny-b').modelId).toBe('tiny-b');
+  });
+});
+
+describe(LogTail.name, () => {
+  it('keeps the last lines overall and per model', () => {
+    const sut = new LogTail(2);
+    sut.push({ level: 'info', modelId: 'a', message: '1' });
+    sut.push({ level: 'info', modelId: null, message: '2' });
+    sut.push({ level: 'info', modelId: 'a', message: '3' });
+    sut.push({ level: 'info', modelId: 'a', message: '4' });
+    expect(sut.lines()).toEqual(['3', '4']);
+    expect(sut.modelLines('a')).toEqual(['3', '4']);
+    expect(sut.modelLines('b')).toEqual([]);
+  });
+});
+
+describe(explainFailure.name, () => {
+  it('prefers the last line that reads like an error', () => {
+    expect(explainFailure(['loading', 'gguf_init_from_file: failed to read magic', 'exiting'])).toBe('gguf_init_from_file: failed to read magic');
+    expect(explainFailure(['a', 'b'])).toBe('b');
+    expect(explainFailure([])).toBeNull();
+  });
+});

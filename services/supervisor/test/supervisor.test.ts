@@ -1,0 +1,248 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  controlJobId,
+  controlQueueName,
+  decodeJobError,
+  JobName,
+  JobProgressSchema,
+  LogBatchSchema,
+  QUEUE_PREFIX,
+  RedisKeys,
+  StatusEventSchema,
+  type JobPayloads,
+  type LlamaStatus,
+  type ModelState,
+  type StatusEvent,
+} from '@llamaproxy/shared';
+import { writeDemoModels } from '@llamaproxy/tests/gguf';
+import { freePort, listRouterModels, StreamRecorder, startService, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+
+/**
+ * The supervisor as its container runs it: a real Redis, a real llama-server in router mode,
+ * generated tiny models, driven only through its BullMQ queue and observed only through Redis.
+ */
+describe('supervisor', () => {
+  const redisUrl = inject('redisUrl');
+  const nodeId = `node-${process.pid}-${Date.now()}`;
+  let dir: string;
+  let modelsDir: string;
+  let port: number;
+  let supervisor: ManagedProcess;
+  let status: StreamRecorder;
+  let logs: StreamRecorder;
+  let queue: Queue;
+  let queueEvents: QueueEvents;
+
+  const events = (): StatusEvent[] =>
+    status.entries.map((e) => StatusEventSchema.parse(e)).filter((e) => e.nodeId === nodeId);
+  const llamaStatuses = (): LlamaStatus[] => events().flatMap((e) => (e.kind === 'llama' ? [e.status] : []));
+  const modelEvents = (id: string): ModelState[] => events().flatMap((e) => (e.kind === 'model' && e.model.id === id ? [e.model] : []));
+  const waitForLlama = (predicate: (s: LlamaStatus) => boolean, what: string): Promise<LlamaStatus> =>
+    waitFor(() => llamaStatuses().reverse().find(predicate), { timeoutMs: 60_000, what });
+  const waitForModel = (id: string, predicate: (s: ModelState) => boolean, what: string, after = 0): Promise<ModelState> =>
+    waitFor(() => modelEvents(id).slice(after).find(predicate), { timeoutMs: 60_000, what });
+
+  async function run<K extends JobName>(name: K, payload: JobPayloads[K], opts: { attempts?: number } = {}) {
+    const job = await queue.add(name, payload, { jobId: controlJobId(name, payload), removeOnComplete: true, removeOnFail: true, ...opts });
+    return { job, done: job.waitUntilFinished(queueEvents, 90_000) as Promise<unknown> };
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'llamaproxy-supervisor-'));
+    modelsDir = join(dir, 'models');
+    await writeDemoModels(modelsDir, { count: 2 });
+    // A file that is not a GGUF at all: reported with its reason, never loaded.
+    writeFileSync(join(modelsDir, 'broken.gguf'), 'this is not a gguf file');
+    port = await freePort();
+    status = new StreamRecorder(redisUrl, RedisKeys.statusStream);
+    logs = new StreamRecorder(redisUrl, RedisKeys.logStream);
+    supervisor = startService('supervisor', {
+      REDIS_URL: redisUrl,
+      SUPERVISOR_NODE_ID: nodeId,
+      LLAMA_SERVER_BIN: inject('llamaServerBin'),
+      MODELS_DIR: modelsDir,
+      SUPERVISOR_DATA_DIR: join(dir, 'data'),
+      LLAMA_PORT: String(port),
+      LLAMA_MODELS_MAX: '1',
+      LLAMA_CTX_SIZE: '512',
+      LLAMA_MODELS_AUTOLOAD: 'false',
+      RESTART_BACKOFF_MIN_MS: '200',
+      MODELS_SCAN_INTERVAL_MS: '500',
+      RECONCILE_INTERVAL_MS: '1000',
+      LLAMA_STOP_GRACE_MS: '3000',
+    });
+    const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    queue = new Queue(controlQueueName(nodeId), { connection, prefix: QUEUE_PREFIX });
+    queueEvents = new QueueEvents(controlQueueName(nodeId), { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: QUEUE_PREFIX });
+    await queueEvents.waitUntilReady();
+    await waitForLlama((s) => s.state === 'running', 'llama-server running').catch((err: unknown) => {
+      throw new Error(`${(err as Error).message}\n${supervisor.tail()}`);
+    });
+  });
+
+  afterAll(async () => {
+    await supervisor?.stop(20_000);
+    await queue?.close();
+    await queueEvents?.close();
+    await status?.close();
+    await logs?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('reports the catalogue with GGUF metadata, and a corrupt file as an error with its reason', async () => {
+    const catalogue = await status.waitFor((e) => {
+      const event = StatusEventSchema.parse(e);
+      return event.kind === 'catalogue' && event.nodeId === nodeId ? event.catalogue : undefined;
+    });
+    const byId = new Map(catalogue.entries.map((entry) => [entry.id, entry]));
+    expect([...byId.keys()].sort()).toEqual(['broken', 'tiny-llama-a', 'tiny-llama-b']);
+    expect(byId.get('tiny-llama-a')).toMatchObject({ valid: true, architecture: 'llama', quantization: 'F16', contextLength: 2048 });
+    expect(byId.get('tiny-llama-b')).toMatchObject({ valid: true, quantization: 'F32' });
+    expect(byId.get('tiny-llama-a')?.parameterCount).toBeGreaterThan(10_000);
+    expect(byId.get('broken')).toMatchObject({ valid: false, invalidReason: expect.stringContaining('not a GGUF file') });
+    const broken = await waitForModel('broken', (s) => s.status === 'error', 'broken model in error');
+    expect(broken.error?.message).toContain('bad magic');
+  });
+
+  it('loads a model through the queue, reporting progress, and answers a completion', async () => {
+    const progress: unknown[] = [];
+    queueEvents.on('progress', ({ data }) => progress.push(data));
+    const { done } = await run(JobName.modelLoad, { modelId: 'tiny-llama-a' });
+    const result = (await done) as { model: ModelState };
+    expect(result.model).toMatchObject({ id: 'tiny-llama-a', status: 'loaded' });
+    await waitForModel('tiny-llama-a', (s) => s.status === 'loading', 'loading reported');
+    await waitForModel('tiny-llama-a', (s) => s.status === 'loaded', 'loaded reported');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(JobProgressSchema.safeParse(p).success).toBe(true);
+    }
+
+    const res = await fetch(`http://127.0.0.1:${port}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'tiny-llama-a', messages: [{ role: 'user', content: 'hello' }], max_tokens: 8 }),
+    });
+    expect(res.status).toBe(200);
+  });
+
+  it('does not queue the same load twice while one is pending', async () => {
+    const payload = { modelId: 'tiny-llama-b' };
+    const [first, second] = await Promise.all([
+      queue.add(JobName.modelUnload, payload, { jobId: controlJobId(JobName.modelUnload, payload), delay: 60_000 }),
+      queue.add(JobName.modelUnload, payload, { jobId: controlJobId(JobName.modelUnload, payload), delay: 60_000 }),
+    ]);
+    expect(second.id).toBe(first.id);
+    expect(await queue.getDelayedCount()).toBe(1);
+    // A waiting job can be cancelled.
+    await first.remove();
+    expect(await queue.getDelayedCount()).toBe(0);
+  });
+
+  it('evicts the least recently used model when --models-max is reached, and reports it', async () => {
+    const before = modelEvents('tiny-llama-a').length;
+    const { done } = await run(JobName.modelLoad, { modelId: 'tiny-llama-b' });
+    expect(((await done) as { model: ModelState }).model.status).toBe('loaded');
+    await waitForModel('tiny-llama-a', (s) => s.status === 'unloaded', 'tiny-llama-a evicted', before);
+    const router = await listRouterModels(`http://127.0.0.1:${port}`);
+    expect(router.find((m) => m.id === 'tiny-llama-a')?.status.value).toBe('unloaded');
+    expect(router.find((m) => m.id === 'tiny-llama-b')?.status.value).toBe('loaded');
+  });
+
+  it('unloads a model through the queue', async () => {
+    const { done } = await run(JobName.modelUnload, { modelId: 'tiny-llama-b' });
+    expect(((await done) as { model: ModelState }).model.status).toBe('unloaded');
+  });
+
+  it('fails a job for an unknown model at once, without retries', async () => {
+    const { job, done } = await run(JobName.modelLoad, { modelId: 'no-such-model' }, { attempts: 3 });
+    const err = await done.then(() => null, (e: unknown) => e as Error);
+    expect(decodeJobError(err?.message)).toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    expect(job.id).toBe('model.load-no-such-model');
+  });
+
+  it('refuses to load a corrupt model with its reason, while the others keep working', async () => {
+    const { done } = await run(JobName.modelLoad, { modelId: 'broken' });
+    const err = await done.then(() => null, (e: unknown) => e as Error);
+    expect(decodeJobError(err?.message)).toMatchObject({ code: 'MODEL_INVALID', message: expect.stringContaining('bad magic') });
+    const ok = await run(JobName.modelLoad, { modelId: 'tiny-llama-a' });
+    expect(((await ok.done) as { model: ModelState }).model.status).toBe('loaded');
+  });
+
+  it('streams llama-server output as structured log records with node and model', async () => {
+    const batch = await logs.waitFor((e) => {
+      const parsed = LogBatchSchema.parse(e);
+      return parsed.records.some((r) => r.nodeId === nodeId && r.modelId === 'tiny-llama-a') ? parsed : undefined;
+    });
+    const record = batch.records.find((r) => r.modelId === 'tiny-llama-a');
+    expect(record).toMatchObject({ source: 'llama-server', nodeId, level: expect.stringMatching(/^(error|warn|info|debug)$/) });
+  });
+
+  it('recovers from kill -9 of llama-server: reports the crash and restarts it', async () => {
+    const running = await waitForLlama((s) => s.state === 'running', 'running');
+    const pid = running.pid;
+    expect(pid).toBeGreaterThan(0);
+    process.kill(pid as number, 'SIGKILL');
+    const crashed = await waitForLlama((s) => s.state === 'crashed' && s.lastExit?.signal === 'SIGKILL', 'crash reported');
+    expect(crashed.restarts).toBeGreaterThanOrEqual(1);
+    const back = await waitForLlama((s) => s.state === 'running' && s.pid !== pid, 'restarted');
+    expect(back.restarts).toBeGreaterThanOrEqual(1);
+    // And it works again.
+    const { done } = await run(JobName.modelLoad, { modelId: 'tiny-llama-b' });
+    expect(((await done) as { model: ModelState }).model.status).toBe('loaded');
+  });
+
+  it('applies a new context size by restarting llama-server with the new flag', async () => {
+    const config = {
+      modelsDir,
+      modelsMax: 1,
+      parallel: 1,
+      threadsHttp: -1,
+      ctxSize: 1024,
+      gpuLayers: 'auto' as const,
+      host: '127.0.0.1',
+      port,
+      autoload: false,
+      extraArgs: [],
+    };
+    const { done } = await run(JobName.configApply, { config });
+    const result = (await done) as { status: LlamaStatus };
+    expect(result.status.state).toBe('running');
+    expect(result.status.args.join(' ')).toContain('--ctx-size 1024');
+    const router = await listRouterModels(`http://127.0.0.1:${port}`);
+    const args = router.find((m) => m.id === 'tiny-llama-a')?.status.args ?? [];
+    expect(args[args.indexOf('--ctx-size') + 1]).toBe('1024');
+  });
+
+  it('rejects a configuration with an unknown flag and keeps running the old one', async () => {
+    const config = {
+      modelsDir,
+      modelsMax: 1,
+      parallel: 1,
+      threadsHttp: -1,
+      ctxSize: 1024,
+      gpuLayers: 'auto' as const,
+      host: '127.0.0.1',
+      port,
+      autoload: false,
+      extraArgs: ['--no-such-flag'],
+    };
+    const { done } = await run(JobName.configApply, { config });
+    const err = await done.then(() => null, (e: unknown) => e as Error);
+    expect(decodeJobError(err?.message)).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--no-such-flag') });
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  });
+
+  it('stops on SIGTERM and leaves no llama-server behind', async () => {
+    const running = await waitForLlama((s) => s.state === 'running', 'running');
+    supervisor.kill('SIGTERM');
+    await supervisor.exited;
+    expect(supervisor.exitCode).toBe(0);
+    expect(() => process.kill(running.pid as number, 0)).toThrow();
+    await waitFor(async () => fetch(`http://127.0.0.1:${port}/health`).then(() => false, () => true), { what: 'port closed' });
+  });
+});

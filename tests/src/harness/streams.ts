@@ -1,0 +1,60 @@
+import { Redis } from 'ioredis';
+import { STREAM_FIELD } from '@llamaproxy/shared';
+import { waitFor, type WaitOptions } from './wait-for.js';
+
+/**
+ * Records every entry of a Redis stream (from its beginning) in the background, so a test can
+ * wait for the message it expects. Parsing is left to the caller (with the shared schemas).
+ */
+export class StreamRecorder {
+  readonly entries: unknown[] = [];
+  private readonly redis: Redis;
+  private readonly stream: string;
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(redisUrl: string, stream: string) {
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.stream = stream;
+    this.loop = this.read();
+  }
+
+  private async read(): Promise<void> {
+    let lastId = '0';
+    while (this.running) {
+      const result = await this.redis.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', this.stream, lastId).catch(() => null);
+      for (const [, entries] of result ?? []) {
+        for (const [id, fields] of entries) {
+          lastId = id;
+          const index = fields.indexOf(STREAM_FIELD);
+          const raw = index >= 0 ? fields[index + 1] : undefined;
+          if (raw !== undefined) {
+            this.entries.push(JSON.parse(raw) as unknown);
+          }
+        }
+      }
+    }
+  }
+
+  /** Waits for an entry matching `predicate` (checked against everything recorded so far too). */
+  async waitFor<T>(predicate: (entry: unknown) => T | undefined | false, options: WaitOptions = {}): Promise<T> {
+    return waitFor(
+      () => {
+        for (const entry of this.entries) {
+          const match = predicate(entry);
+          if (match !== undefined && match !== false) {
+            return match;
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs: 30_000, ...options },
+    ) as Promise<T>;
+  }
+
+  async close(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    this.redis.disconnect();
+  }
+}
