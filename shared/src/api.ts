@@ -116,8 +116,6 @@ export interface ModelView extends CatalogueEntry {
   state: ModelState;
   /** This model's section of the preset (ctx-size, n-gpu-layers, load-on-startup, ...). */
   settings: Record<string, string>;
-  /** The file is gone from the models directory (kept until the next rescan settles). */
-  missing: boolean;
 }
 
 /** A control job the gateway queued for a supervisor. */
@@ -212,8 +210,12 @@ export interface BroadcastEnvelope<B extends BroadcastEvent = BroadcastEvent> {
   timestamp: number;
 }
 
+/**
+ * The ack is declared required so that `emitWithAck` infers the response type; a client may
+ * still emit without one and receive `<event>:result` instead.
+ */
 type RequestHandlers = {
-  [E in RequestEvent]: (payload: RequestPayload<E> | undefined, ack?: (response: ResponseEnvelope<E>) => void) => void;
+  [E in RequestEvent]: (payload: RequestPayload<E>, ack: (response: ResponseEnvelope<E>) => void) => void;
 };
 type ResultEvents = {
   [E in RequestEvent as `${E}:result`]: (response: ResponseEnvelope<E>) => void;

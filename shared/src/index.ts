@@ -5,6 +5,7 @@ export * from './errors.js';
 export * from './gguf.js';
 export * from './jobs.js';
 export * from './llama.js';
+export * from './llama-args.js';
 export * from './logs.js';
 export * from './metrics.js';
 export * from './models.js';

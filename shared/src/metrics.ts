@@ -56,3 +56,49 @@ export type MetricsResolution = (typeof MetricsResolution)[keyof typeof MetricsR
 /** One point of a history series: a raw value, or a roll-up's min/avg/max. */
 export const MetricsPointSchema = z.object({ ts: num, min: num, avg: num, max: num });
 export type MetricsPoint = z.infer<typeof MetricsPointSchema>;
+
+/**
+ * The named series a sample contributes to the stored history, e.g. `cpu.usagePct`,
+ * `gpu.0.utilizationPct`, `model.<id>.genTokensPerSec`. The gateway stores these; charts ask for them.
+ */
+export function sampleSeries(sample: MetricsSample): Record<string, number> {
+  const out: Record<string, number> = {
+    'cpu.usagePct': sample.cpu.usagePct,
+    'memory.usedBytes': sample.memory.usedBytes,
+    'memory.usedPct': sample.memory.totalBytes > 0 ? (100 * sample.memory.usedBytes) / sample.memory.totalBytes : 0,
+    'swap.usedBytes': sample.memory.swapUsedBytes,
+    'network.rxBytesPerSec': sample.network.rxBytesPerSec,
+    'network.txBytesPerSec': sample.network.txBytesPerSec,
+  };
+  const load1 = sample.cpu.load[0];
+  if (load1 !== undefined) {
+    out['cpu.load1'] = load1;
+  }
+  for (const disk of sample.disks) {
+    out[`disk.${disk.label}.usedPct`] = disk.totalBytes > 0 ? (100 * disk.usedBytes) / disk.totalBytes : 0;
+  }
+  if (sample.llamaProcess) {
+    out['llama.cpuPct'] = sample.llamaProcess.cpuPct;
+    out['llama.memoryBytes'] = sample.llamaProcess.memoryBytes;
+  }
+  for (const gpu of sample.gpus) {
+    const put = (name: string, value: number | null): void => {
+      if (value !== null) {
+        out[`gpu.${gpu.index}.${name}`] = value;
+      }
+    };
+    put('utilizationPct', gpu.utilizationPct);
+    put('memoryUsedBytes', gpu.memoryUsedBytes);
+    put('temperatureC', gpu.temperatureC);
+    put('powerDrawW', gpu.powerDrawW);
+  }
+  for (const model of sample.models) {
+    out[`model.${model.modelId}.promptTokensPerSec`] = model.promptTokensPerSec;
+    out[`model.${model.modelId}.genTokensPerSec`] = model.genTokensPerSec;
+    out[`model.${model.modelId}.requestsProcessing`] = model.requestsProcessing;
+    if (model.kvCacheUsage !== null) {
+      out[`model.${model.modelId}.kvCacheUsage`] = model.kvCacheUsage;
+    }
+  }
+  return out;
+}

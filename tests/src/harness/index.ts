@@ -7,3 +7,4 @@ export * from './wait-for.js';
 export * from './services.js';
 export * from './streams.js';
 export * from './provided.js';
+export * from './socket-client.js';

@@ -58,3 +58,8 @@ export class StreamRecorder {
     this.redis.disconnect();
   }
 }
+
+/** Appends one message to a stream in the services' format (what a supervisor or collector sends). */
+export async function publishToStream(redis: Redis, stream: string, payload: unknown): Promise<string> {
+  return (await redis.xadd(stream, '*', STREAM_FIELD, JSON.stringify(payload))) as string;
+}

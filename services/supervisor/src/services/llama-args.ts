@@ -26,7 +26,3 @@ export function buildRouterArgs(config: ServerConfig, presetPath: string | null)
   return args;
 }
 
-/** Flags the supervisor sets itself; extra arguments may not override them. */
-export const RESERVED_FLAGS = new Set([
-  '--host', '--port', '--models-dir', '--models-preset', '-m', '--model', '-hf', '--hf-repo', '--api-key',
-]);

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { indexArgs, parseLlamaHelp } from './llama-help.js';
+import { indexArgs } from '@llamaproxy/shared';
+import { parseLlamaHelp } from './llama-help.js';
 
 // Captured from the llama-server the tests build (node-llama-cpp 3.21.1, commit 80fb11a).
 const help = readFileSync(new URL('./__fixtures__/llama-server-help.txt', import.meta.url), 'utf8');

@@ -101,17 +101,3 @@ function valueTypeOf(hint: string | null, choices: string[] | null, defaultValue
   return 'string';
 }
 
-/** Flags (`--x` and `-x`) and preset keys by every name they go by, for validation. */
-export function indexArgs(args: LlamaArg[]): Map<string, LlamaArg> {
-  const index = new Map<string, LlamaArg>();
-  for (const arg of args) {
-    for (const flag of arg.flags) {
-      index.set(flag, arg);
-      index.set(flag.replace(/^-+/, ''), arg);
-    }
-    if (arg.env) {
-      index.set(arg.env, arg);
-    }
-  }
-  return index;
-}

@@ -2,10 +2,10 @@ import { EventEmitter } from 'node:events';
 import {
   AppError,
   ErrorCode,
-  PRESET_ONLY_KEYS,
+  extraArgsProblems,
+  presetProblems,
   ServerConfigSchema,
   type Catalogue,
-  type LlamaArg,
   type LlamaArgCatalogue,
   type LlamaStatus,
   type LogRecord,
@@ -18,8 +18,7 @@ import type { LlamaProcess } from '../repositories/llama-process.js';
 import type { JsonFile, PresetFile } from '../repositories/preset-file.js';
 import { RouterClient } from '../repositories/router-client.js';
 import { catalogueSignature, type CatalogueScanner } from './catalogue.js';
-import { buildRouterArgs, RESERVED_FLAGS } from './llama-args.js';
-import { indexArgs } from './llama-help.js';
+import { buildRouterArgs } from './llama-args.js';
 import { explainFailure, LlamaLogParser, LogTail } from './llama-log.js';
 import { ModelStates } from './model-states.js';
 
@@ -359,14 +358,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     this.models.on('change', listener);
     try {
       if (current?.status !== 'loading') {
-        try {
-          await client.load(modelId);
-        } catch (err) {
-          // Already loading/loaded (e.g. a request autoloaded it): just wait for the outcome.
-          if (!/already/i.test((err as Error).message)) {
-            throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `${modelId}: ${(err as Error).message}`);
-          }
-        }
+        await this.requestLoad(client, modelId);
       }
       const final = await this.models.waitFor(
         modelId,
@@ -379,6 +371,30 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       return final;
     } finally {
       this.models.off('change', listener);
+    }
+  }
+
+  /**
+   * POST /models/load. The router answers "model limit reached, try again later" while it is
+   * still evicting the least recently used model; that is retried for a while.
+   */
+  private async requestLoad(client: RouterClient, modelId: string): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      try {
+        await client.load(modelId);
+        return;
+      } catch (err) {
+        const message = (err as Error).message;
+        // Already loading/loaded (e.g. a request autoloaded it): just wait for the outcome.
+        if (/already/i.test(message)) {
+          return;
+        }
+        if (!/try again later/i.test(message) || Date.now() > deadline) {
+          throw new AppError(ErrorCode.MODEL_LOAD_FAILED, `${modelId}: ${message}`);
+        }
+        await delay(250);
+      }
     }
   }
 
@@ -422,7 +438,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Validates a preset against the binary's arguments, writes it and makes the router reread it. */
   async applyPreset(preset: PresetDocument): Promise<string> {
-    const problems = this.presetProblems(preset);
+    const problems = presetProblems(preset, this.deps.args?.args ?? null);
     if (problems.length > 0) {
       throw new AppError(ErrorCode.PRESET_INVALID, problems.join('; '));
     }
@@ -433,45 +449,10 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return this.deps.presets.path;
   }
 
-  private presetProblems(preset: PresetDocument): string[] {
-    const index = this.deps.args ? indexArgs(this.deps.args.args) : null;
-    const problems: string[] = [];
-    const check = (section: string, values: Record<string, string>): void => {
-      for (const [key, value] of Object.entries(values)) {
-        if ((PRESET_ONLY_KEYS as readonly string[]).includes(key)) {
-          continue;
-        }
-        const arg = index?.get(key);
-        if (index !== null && arg === undefined) {
-          problems.push(`[${section}] ${key}: not an argument of this llama-server`);
-        } else if (arg) {
-          const problem = valueProblem(arg, value);
-          if (problem) {
-            problems.push(`[${section}] ${key}: ${problem}`);
-          }
-        }
-      }
-    };
-    check('*', preset.global);
-    for (const section of preset.sections) {
-      check(section.name, section.values);
-    }
-    return problems;
-  }
-
   private validateExtraArgs(extra: string[]): void {
-    const index = this.deps.args ? indexArgs(this.deps.args.args) : null;
-    for (const token of extra) {
-      if (!token.startsWith('-') || /^-\d/.test(token)) {
-        continue;
-      }
-      const flag = token.split('=')[0] ?? token;
-      if (RESERVED_FLAGS.has(flag)) {
-        throw new AppError(ErrorCode.INVALID_ARGUMENT, `${flag} is set by the supervisor and cannot be an extra argument`);
-      }
-      if (index !== null && !index.has(flag)) {
-        throw new AppError(ErrorCode.INVALID_ARGUMENT, `unknown llama-server argument ${flag}`);
-      }
+    const problems = extraArgsProblems(extra, this.deps.args?.args ?? null);
+    if (problems.length > 0) {
+      throw new AppError(ErrorCode.INVALID_ARGUMENT, problems.join('; '));
     }
   }
 
@@ -536,21 +517,6 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private setStatus(patch: Partial<LlamaStatus>): void {
     this.statusValue = { ...this.statusValue, ...patch, updatedAt: Date.now() };
     this.emit('status', this.statusValue);
-  }
-}
-
-function valueProblem(arg: LlamaArg, value: string): string | null {
-  switch (arg.valueType) {
-    case 'flag':
-      return /^(true|false|1|0|on|off|yes|no|)$/i.test(value) ? null : `expects true or false, got "${value}"`;
-    case 'int':
-      return /^-?\d+$/.test(value) ? null : `expects an integer, got "${value}"`;
-    case 'float':
-      return /^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i.test(value) ? null : `expects a number, got "${value}"`;
-    case 'enum':
-      return arg.choices === null || arg.choices.includes(value) ? null : `expects one of ${arg.choices.join(', ')}, got "${value}"`;
-    case 'string':
-      return null;
   }
 }
 

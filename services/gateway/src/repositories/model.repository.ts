@@ -1,0 +1,146 @@
+import { ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelState } from '@llamaproxy/shared';
+import { z } from 'zod';
+import type { Db } from '../db/database.js';
+
+interface ModelRow {
+  node_id: string;
+  id: string;
+  path: string;
+  layout: string;
+  files: string;
+  mmproj: string | null;
+  size_bytes: number;
+  modified_at: number;
+  valid: number;
+  invalid_reason: string | null;
+  architecture: string | null;
+  name: string | null;
+  quantization: string | null;
+  parameter_count: number | null;
+  context_length: number | null;
+  state: string;
+}
+
+export interface StoredModel extends CatalogueEntry {
+  nodeId: string;
+  state: ModelState;
+}
+
+const LayoutSchema = z.enum(['single', 'multimodal', 'multi-shard']);
+
+function unloaded(id: string): ModelState {
+  return { id, status: 'unloaded', progress: null, stage: null, args: [], error: null, updatedAt: Date.now() };
+}
+
+/** The models table: the supervisor's catalogue plus each model's live state. */
+export class ModelRepository {
+  private readonly db: Db;
+
+  constructor(db: Db) {
+    this.db = db;
+  }
+
+  list(): StoredModel[] {
+    const rows = this.db.prepare('SELECT * FROM models ORDER BY node_id, id').all() as ModelRow[];
+    return rows.map((r) => this.toModel(r));
+  }
+
+  get(nodeId: string, id: string): StoredModel | null {
+    const row = this.db.prepare('SELECT * FROM models WHERE node_id = ? AND id = ?').get(nodeId, id) as ModelRow | undefined;
+    return row ? this.toModel(row) : null;
+  }
+
+  /**
+   * Makes the table match a node's catalogue: entries are inserted or updated (keeping their
+   * live state), and models whose files are gone are removed, never left stale.
+   */
+  syncCatalogue(catalogue: Catalogue): void {
+    const upsert = this.db.prepare(`
+      INSERT INTO models (node_id, id, path, layout, files, mmproj, size_bytes, modified_at, valid, invalid_reason,
+                          architecture, name, quantization, parameter_count, context_length, state, updated_at)
+      VALUES (@node_id, @id, @path, @layout, @files, @mmproj, @size_bytes, @modified_at, @valid, @invalid_reason,
+              @architecture, @name, @quantization, @parameter_count, @context_length, @state, @updated_at)
+      ON CONFLICT (node_id, id) DO UPDATE SET
+        path = excluded.path, layout = excluded.layout, files = excluded.files, mmproj = excluded.mmproj,
+        size_bytes = excluded.size_bytes, modified_at = excluded.modified_at, valid = excluded.valid,
+        invalid_reason = excluded.invalid_reason, architecture = excluded.architecture, name = excluded.name,
+        quantization = excluded.quantization, parameter_count = excluded.parameter_count,
+        context_length = excluded.context_length, updated_at = excluded.updated_at`);
+    const remove = this.db.prepare('DELETE FROM models WHERE node_id = ? AND id = ?');
+    this.db.transaction(() => {
+      const existing = new Set(
+        (this.db.prepare('SELECT id FROM models WHERE node_id = ?').all(catalogue.nodeId) as { id: string }[]).map((r) => r.id),
+      );
+      for (const e of catalogue.entries) {
+        existing.delete(e.id);
+        upsert.run({
+          node_id: catalogue.nodeId,
+          id: e.id,
+          path: e.path,
+          layout: e.layout,
+          files: JSON.stringify(e.files),
+          mmproj: e.mmproj,
+          size_bytes: e.sizeBytes,
+          modified_at: e.modifiedAt,
+          valid: e.valid ? 1 : 0,
+          invalid_reason: e.invalidReason,
+          architecture: e.architecture,
+          name: e.name,
+          quantization: e.quantization,
+          parameter_count: e.parameterCount,
+          context_length: e.contextLength,
+          state: JSON.stringify(unloaded(e.id)),
+          updated_at: Date.now(),
+        });
+      }
+      for (const gone of existing) {
+        remove.run(catalogue.nodeId, gone);
+      }
+    })();
+  }
+
+  /** Records a model's live state; a model only the router knows (a custom preset) gets a row too. */
+  setState(nodeId: string, state: ModelState): void {
+    const result = this.db
+      .prepare('UPDATE models SET state = ?, updated_at = ? WHERE node_id = ? AND id = ?')
+      .run(JSON.stringify(state), Date.now(), nodeId, state.id);
+    if (result.changes === 0) {
+      this.db
+        .prepare(
+          `INSERT OR IGNORE INTO models (node_id, id, path, layout, files, size_bytes, modified_at, valid, state, updated_at)
+           VALUES (?, ?, '', 'single', '[]', 0, 0, 1, ?, ?)`,
+        )
+        .run(nodeId, state.id, JSON.stringify(state), Date.now());
+    }
+  }
+
+  setStates(nodeId: string, states: ModelState[]): void {
+    this.db.transaction(() => {
+      for (const state of states) {
+        this.setState(nodeId, state);
+      }
+    })();
+  }
+
+  private toModel(r: ModelRow): StoredModel {
+    const state = ModelStateSchema.safeParse(JSON.parse(r.state));
+    return {
+      nodeId: r.node_id,
+      id: r.id,
+      path: r.path,
+      layout: LayoutSchema.catch('single').parse(r.layout),
+      files: z.array(z.string()).catch([]).parse(JSON.parse(r.files)),
+      mmproj: r.mmproj,
+      sizeBytes: r.size_bytes,
+      modifiedAt: r.modified_at,
+      valid: r.valid === 1,
+      invalidReason: r.invalid_reason,
+      architecture: r.architecture,
+      name: r.name,
+      quantization: r.quantization,
+      parameterCount: r.parameter_count,
+      contextLength: r.context_length,
+      state: state.success ? state.data : unloaded(r.id),
+    };
+  }
+}
