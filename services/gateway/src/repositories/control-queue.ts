@@ -33,6 +33,7 @@ export class ControlQueue {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly connections: Redis[];
+  private readonly producer: Redis;
   private readonly mine = new Map<string, JobRef>();
   private readonly log: Logger;
   private onUpdate: (update: JobUpdate) => void = () => undefined;
@@ -43,6 +44,7 @@ export class ControlQueue {
     // Fail fast when Redis is down: a request must get an error at once, never hang.
     const producer = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     const listener = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.producer = producer;
     this.connections = [producer, listener];
     for (const c of this.connections) {
       c.on('error', () => undefined);
@@ -81,21 +83,26 @@ export class ControlQueue {
     if (workers === 0) {
       throw new AppError(ErrorCode.SUPERVISOR_UNAVAILABLE, `no supervisor is serving node "${this.nodeId}"`);
     }
+    // Two identical requests at the same moment (a double click, two replicas): only the one
+    // that takes this short claim adds the job and follows it; the other reports it as pending.
+    const claimKey = `${QUEUE_PREFIX}:intent:${this.nodeId}:${jobId}`;
     try {
-      const existing = await this.queue.getJob(jobId);
-      const job = await this.queue.add(name, payload, {
-        jobId,
-        attempts: 1,
-        removeOnComplete: true,
-        removeOnFail: { count: 100 },
-      });
-      const created = existing === undefined || existing === null;
-      const ref: JobRef = { jobId: job.id ?? jobId, name, nodeId: this.nodeId, created };
-      if (created) {
+      if ((await this.producer.set(claimKey, '1', 'PX', 10_000, 'NX')) !== 'OK') {
+        return { jobId, name, nodeId: this.nodeId, created: false };
+      }
+      try {
+        const existing = await this.queue.getJob(jobId);
+        if (existing) {
+          return { jobId, name, nodeId: this.nodeId, created: false };
+        }
+        const job = await this.queue.add(name, payload, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } });
+        const ref: JobRef = { jobId: job.id ?? jobId, name, nodeId: this.nodeId, created: true };
         this.mine.set(ref.jobId, ref);
         this.onUpdate({ job: ref, state: 'queued', progress: null, error: null, result: undefined });
+        return ref;
+      } finally {
+        await this.producer.del(claimKey);
       }
-      return ref;
     } catch (err) {
       throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'the job queue (Redis) is unavailable', { cause: err });
     }
