@@ -1,0 +1,83 @@
+/**
+ * npm run dev: the whole stack as local processes, with the environment keys the compose file
+ * uses. A private redis-server unless REDIS_URL is set; the cached llama-server (built once when
+ * missing); ./models (demo models generated when empty); ./data for the services' files; the web
+ * app through Vite's dev server. Services that do not exist yet are skipped.
+ */
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ensureLlamaServer, ManagedProcess, REPO_ROOT, startRedis, startService, waitFor, type ServiceName } from '../harness/index.js';
+import { writeDemoModels } from '../gguf/tiny-model.js';
+
+const env = process.env;
+const log = (line: string): void => console.log(`[dev] ${line}`);
+
+async function main(): Promise<void> {
+  const modelsDir = resolve(env.MODELS_DIR ?? join(REPO_ROOT, 'models'));
+  const dataDir = resolve(env.DEV_DATA_DIR ?? join(REPO_ROOT, 'data'));
+  mkdirSync(modelsDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true });
+  if (readdirSync(modelsDir).filter((f) => f.endsWith('.gguf')).length === 0) {
+    const written = await writeDemoModels(modelsDir);
+    log(`models directory was empty: wrote ${written.length} demo models to ${modelsDir}`);
+  }
+
+  const redis = await startRedis();
+  log(`redis: ${redis.url} (${redis.source})`);
+  const bin = await ensureLlamaServer((line) => log(line));
+  const gatewayPort = env.GATEWAY_PORT ?? '3000';
+  const webPort = env.WEB_PORT ?? '5173';
+  const common: Record<string, string> = {
+    REDIS_URL: redis.url,
+    SUPERVISOR_NODE_ID: env.SUPERVISOR_NODE_ID ?? 'local',
+    METRICS_NODE_ID: env.SUPERVISOR_NODE_ID ?? 'local',
+    MODELS_DIR: modelsDir,
+    LLAMA_PORT: env.LLAMA_PORT ?? '8080',
+    LLAMA_SERVER_URL: `http://127.0.0.1:${env.LLAMA_PORT ?? '8080'}`,
+    LOG_FORMAT: env.LOG_FORMAT ?? 'pretty',
+  };
+  const specific: Record<ServiceName, Record<string, string>> = {
+    supervisor: { LLAMA_SERVER_BIN: bin, SUPERVISOR_DATA_DIR: join(dataDir, 'supervisor') },
+    gateway: { DATA_DIR: join(dataDir, 'gateway'), GATEWAY_PORT: gatewayPort },
+    metrics: { DATA_DIR: join(dataDir, 'gateway') },
+  };
+
+  const processes: ManagedProcess[] = [];
+  for (const name of ['supervisor', 'gateway', 'metrics'] as const) {
+    if (!existsSync(join(REPO_ROOT, 'services', name, 'src', 'main.ts'))) {
+      log(`${name}: not built yet, skipped`);
+      continue;
+    }
+    const proc = startService(name, { ...common, ...specific[name] }, { echo: true });
+    processes.push(proc);
+  }
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok, { timeoutMs: 60_000, what: 'gateway ready' });
+
+  let url = `http://localhost:${gatewayPort}/ (gateway only: no web app yet)`;
+  if (existsSync(join(REPO_ROOT, 'services', 'web', 'vite.config.ts'))) {
+    const vite = new ManagedProcess(process.execPath, [join(REPO_ROOT, 'node_modules', 'vite', 'bin', 'vite.js'), '--port', webPort, '--strictPort'], {
+      name: 'web',
+      cwd: join(REPO_ROOT, 'services', 'web'),
+      env: { ...process.env, GATEWAY_URL: `http://127.0.0.1:${gatewayPort}` },
+      echo: true,
+    });
+    processes.push(vite);
+    url = `http://localhost:${webPort}/`;
+  }
+  log(`dashboard: ${url}`);
+  log('press Ctrl+C to stop everything');
+
+  const stop = async (): Promise<void> => {
+    log('stopping');
+    await Promise.all([...processes].reverse().map((p) => p.stop(15_000)));
+    await redis.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+main().catch((err: unknown) => {
+  console.error(`[dev] ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});
