@@ -25,7 +25,7 @@ export function createLogger(options: LoggerOptions): Logger {
           const { timestamp, level, message, service, module, stack, ...rest } = info;
           const extra = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
           const where = typeof module === 'string' ? `${String(service)}/${module}` : String(service);
-          return `${String(timestamp)} ${level.padEnd(5)} [${where}] ${String(message)}${extra}${stack ? `\n${String(stack)}` : ''}`;
+          return `${String(timestamp)} ${level.padEnd(5)} [${where}] ${String(message)}${extra}${typeof stack === 'string' ? `\n${stack}` : ''}`;
         }),
       )
     : winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json());

@@ -19,6 +19,7 @@ async function main(command: string | undefined): Promise<void> {
       log(`using ${path}${found ? ` (from ${found.source})` : ''}`);
       return;
     }
+    case undefined:
     default:
       throw new Error(`usage: llama-server.ts build|ensure (got ${command ?? 'nothing'})`);
   }

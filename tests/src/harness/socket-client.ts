@@ -40,8 +40,8 @@ export class TestClient {
   /** A request answered through the ack, typed by the shared event map. */
   async request<E extends RequestEvent>(event: E, payload: RequestPayload<E>, timeoutMs = 10_000): Promise<ResponseEnvelope<E>> {
     const socket = this.socket.timeout(timeoutMs);
-    const emit = socket.emitWithAck as unknown as (ev: E, p: RequestPayload<E>) => Promise<ResponseEnvelope<E>>;
-    return emit.call(socket, event, payload);
+    const emit = socket.emitWithAck.bind(socket) as unknown as (ev: E, p: RequestPayload<E>) => Promise<ResponseEnvelope<E>>;
+    return emit(event, payload);
   }
 
   /** Broadcast envelopes of one event received so far. */

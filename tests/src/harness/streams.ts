@@ -49,7 +49,7 @@ export class StreamRecorder {
         return undefined;
       },
       { timeoutMs: 30_000, ...options },
-    ) as Promise<T>;
+    );
   }
 
   async close(): Promise<void> {

@@ -81,7 +81,7 @@ export function attachRequestHandlers(socket: AppSocket, api: ApiService, logger
 
 function readRequestId(payload: unknown): string | null {
   if (typeof payload === 'object' && payload !== null && 'requestId' in payload) {
-    const id = (payload as { requestId: unknown }).requestId;
+    const id = (payload).requestId;
     return typeof id === 'string' && id.length > 0 && id.length <= 128 ? id : null;
   }
   return null;

@@ -96,7 +96,7 @@ export class RouterClient {
     const decoder = new TextDecoder();
     let buffer = '';
     for await (const chunk of res.body) {
-      buffer += decoder.decode(chunk, { stream: true });
+      buffer += decoder.decode(chunk as Uint8Array, { stream: true });
       let sep: number;
       while ((sep = buffer.search(/\r?\n\r?\n/)) >= 0) {
         const block = buffer.slice(0, sep);

@@ -19,6 +19,7 @@ export class LlamaLogParser {
 
   parse(raw: string): ParsedLine {
     // Drop ANSI colours in case the binary was forced to use them.
+    // eslint-disable-next-line no-control-regex -- matching the ESC of colour codes is the point
     let line = raw.replace(/\x1b\[[0-9;]*m/g, '').trimEnd();
     let modelId: string | null = null;
 

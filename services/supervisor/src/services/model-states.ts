@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { AppError, ErrorCode, type ModelState, type ModelStatusValue } from '@llamaproxy/shared';
+import { AppError, ErrorCode, type ModelState } from '@llamaproxy/shared';
 import type { RouterEvent, RouterModel } from '../repositories/router-client.js';
 import { RouterStatusDataSchema } from '../repositories/router-client.js';
 
@@ -195,7 +195,7 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
         if (previous?.status === 'error' && exitCode === null) {
           return previous;
         }
-        return { ...base, status: 'unloaded' as ModelStatusValue };
+        return { ...base, status: 'unloaded' };
       }
     }
   }
