@@ -122,6 +122,8 @@ export interface ModelView extends CatalogueEntry {
 export interface JobRef {
   jobId: string;
   name: JobName;
+  /** What the job is about (the model id for model jobs), for display. */
+  subject: string | null;
   nodeId: string;
   /** False when an identical job was already pending (deterministic id). */
   created: boolean;

@@ -21,6 +21,8 @@ import { IngestService } from './services/ingest.service.js';
 
 export interface GatewayApp {
   readonly port: number;
+  /** The Socket.IO server once `start()` has run; null before (benchmarks reach it through this). */
+  readonly io: IoServer | null;
   start(): Promise<void>;
   shutdown(): Promise<void>;
 }
@@ -48,6 +50,10 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   return {
     get port() {
       return port;
+    },
+
+    get io() {
+      return io;
     },
 
     async start(): Promise<void> {

@@ -85,18 +85,19 @@ export class ControlQueue {
     }
     // Two identical requests at the same moment (a double click, two replicas): only the one
     // that takes this short claim adds the job and follows it; the other reports it as pending.
+    const subject = 'modelId' in payload ? payload.modelId : null;
     const claimKey = `${QUEUE_PREFIX}:intent:${this.nodeId}:${jobId}`;
     try {
       if ((await this.producer.set(claimKey, '1', 'PX', 10_000, 'NX')) !== 'OK') {
-        return { jobId, name, nodeId: this.nodeId, created: false };
+        return { jobId, name, subject, nodeId: this.nodeId, created: false };
       }
       try {
         const existing = await this.queue.getJob(jobId);
         if (existing) {
-          return { jobId, name, nodeId: this.nodeId, created: false };
+          return { jobId, name, subject, nodeId: this.nodeId, created: false };
         }
         const job = await this.queue.add(name, payload, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } });
-        const ref: JobRef = { jobId: job.id ?? jobId, name, nodeId: this.nodeId, created: true };
+        const ref: JobRef = { jobId: job.id ?? jobId, name, subject, nodeId: this.nodeId, created: true };
         this.mine.set(ref.jobId, ref);
         this.onUpdate({ job: ref, state: 'queued', progress: null, error: null, result: undefined });
         return ref;

@@ -196,11 +196,12 @@ export class ApiService {
     }
     const pending = this.pending.get(job.jobId);
     this.pending.delete(job.jobId);
+    const what = job.subject === null ? job.name : `${job.name} ${job.subject}`;
     if (state === 'failed') {
-      await this.activity('warn', `${job.name} failed: ${error?.message ?? 'unknown error'}`);
+      await this.activity('warn', `${what} failed: ${error?.message ?? 'unknown error'}`, job.subject);
       return;
     }
-    await this.activity('info', `${job.name} done`);
+    await this.activity('info', `${what} done`, job.subject);
     if (pending?.kind === 'config') {
       this.deps.dashboard.saveServerConfig(pending.config);
       await this.deps.broadcaster.broadcast('config:updated', { config: pending.config });
