@@ -9,7 +9,7 @@ rm -rf "$KIT" && mkdir -p "$KIT/redis" "$KIT/models"
 
 xz -T2 -6 -c "$(command -v node)" > "$KIT/node.xz"
 
-SRC=$(ls -d "${LLAMAPROXY_CACHE_DIR:-$HOME/.cache/llamaproxy}"/llama-server/nlc-*/src | head -1)
+SRC=$(find "${LLAMAPROXY_CACHE_DIR:-$HOME/.cache/llamaproxy}/llama-server" -mindepth 2 -maxdepth 2 -type d -name src | head -1)
 git -C "$SRC" archive --format=tar HEAD -- . ':!docs' ':!models' ':!media' ':!gguf-py' ':!conversion' ':!benches' ':!tests' \
   ':!ggml/src/ggml-sycl' ':!ggml/src/ggml-vulkan' ':!ggml/src/ggml-opencl' ':!ggml/src/ggml-hexagon' ':!ggml/src/ggml-cann' \
   ':!ggml/src/ggml-metal' ':!ggml/src/ggml-musa' ':!ggml/src/ggml-webgpu' ':!ggml/src/ggml-zdnn' ':!ggml/src/ggml-hip' \

@@ -7,7 +7,7 @@ KIT=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 W=/tmp/llamaproxy-gpu; mkdir -p "$W" && cd "$W" || exit 1
 exec > >(tee -a "$OUT/run.log") 2>&1
-echo "== machine"; (cat /etc/os-release | head -2; nproc; nvidia-smi -L; nvcc --version | tail -2) 2>&1
+echo "== machine"; (head -2 /etc/os-release; nproc; nvidia-smi -L; nvcc --version | tail -2) 2>&1
 
 xz -dc "$KIT/node.xz" > node && chmod +x node
 mkdir -p src && tar -xJf "$KIT/llama-src.tar.xz" -C src
