@@ -150,7 +150,7 @@ export async function buildLlamaServer(log: (line: string) => void = console.log
     if (!existsSync(join(src, 'CMakeLists.txt'))) {
       rmSync(src, { recursive: true, force: true });
       log(`cloning llama.cpp ${commit} into ${src}`);
-      run('git', ['clone', '--quiet', bundle, src]);
+      run('git', ['-c', 'advice.detachedHead=false', 'clone', '--quiet', bundle, src]);
     }
     log('configuring (CPU, static, curl off)');
     run('cmake', [
