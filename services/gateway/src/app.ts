@@ -103,8 +103,9 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         socket.data.identity = { userId: null, role: config.defaultRole };
         next();
       });
+      const socketLog = logger.child({ module: 'socket' });
       ioServer.on('connection', (socket) => {
-        attachRequestHandlers(socket, api, logger);
+        attachRequestHandlers(socket, api, socketLog);
         void api
           .snapshot()
           .then((snapshot) => socket.emit('snapshot', { type: 'broadcast', event: 'snapshot', data: snapshot, seq: snapshot.cursors.eventSeq, timestamp: Date.now() }))

@@ -69,7 +69,7 @@ describe('gateway with a real supervisor', () => {
       client.request('models:load', { modelId: 'tiny-llama-a' }),
       client.request('models:load', { modelId: 'tiny-llama-a' }),
     ]);
-    expect(first.success && second.success).toBe(true);
+    expect({ first, second }).toMatchObject({ first: { success: true }, second: { success: true } });
     if (!first.success || !second.success) {
       return;
     }

@@ -25,8 +25,7 @@ type Ack = (response: ResponseEnvelope) => void;
  * event needs, run the handler, answer with the envelope by ack, or as `<event>:result` to this
  * client when it passed no callback. Never throws, never leaves a request unanswered.
  */
-export function attachRequestHandlers(socket: AppSocket, api: ApiService, logger: Logger): void {
-  const log = logger.child({ module: 'socket' });
+export function attachRequestHandlers(socket: AppSocket, api: ApiService, log: Logger): void {
 
   const reply = (event: string, response: ResponseEnvelope, ack: Ack | undefined): void => {
     if (ack) {
