@@ -1,0 +1,98 @@
+import { Component, type EventMap } from '../core/component.js';
+import { h, setText } from '../core/dom.js';
+import type { StateManager } from '../core/state-manager.js';
+import { ConnectionIndicator } from './connection-indicator.js';
+
+export interface NavItem {
+  path: string;
+  title: string;
+  icon: string;
+  keys: string;
+}
+
+export interface AppShellProps {
+  store: StateManager;
+  nav: readonly NavItem[];
+  href(path: string): string;
+  onOpenPalette(): void;
+  onToggleTheme(): void;
+}
+
+/** Header, side navigation (a drawer on phones) and the outlet where pages mount. */
+export class AppShell extends Component<AppShellProps> {
+  readonly outlet = h('main', { id: 'main', class: 'outlet', tabindex: -1 });
+  private menuButton!: HTMLButtonElement;
+
+  protected override render(): HTMLElement {
+    this.menuButton = h('button', { class: 'icon-button menu-button', 'aria-label': 'Menu', 'aria-expanded': 'false', 'aria-controls': 'nav', 'data-action': 'menu' }, '☰');
+    const links = this.props.nav.map((item) =>
+      h(
+        'li',
+        null,
+        h(
+          'a',
+          { href: this.props.href(item.path), 'data-route': '', 'data-path': item.path, title: `${item.title} (${item.keys})` },
+          h('span', { class: 'nav-icon', 'aria-hidden': 'true' }, item.icon),
+          h('span', null, item.title),
+        ),
+      ),
+    );
+    const shell = h(
+      'div',
+      { class: 'shell' },
+      h('a', { class: 'skip-link', href: '#main' }, 'Skip to content'),
+      h(
+        'header',
+        { class: 'topbar' },
+        this.menuButton,
+        h('span', { class: 'brand' }, h('span', { 'aria-hidden': 'true' }, '🦙 '), 'Llama Proxy'),
+        h('h1', { class: 'page-title' }),
+        h('span', { class: 'spacer' }),
+        h('button', { class: 'button ghost palette-button', 'data-action': 'palette', 'aria-keyshortcuts': 'Control+K' }, 'Commands ', h('kbd', null, 'Ctrl K')),
+        h('button', { class: 'icon-button', 'data-action': 'theme', 'aria-label': 'Toggle dark mode' }, '◐'),
+      ),
+      h('nav', { id: 'nav', class: 'sidebar', 'aria-label': 'Main' }, h('ul', null, links)),
+      h('div', { class: 'scrim', 'data-action': 'close-menu', hidden: true }),
+      this.outlet,
+    );
+    this.adopt(new ConnectionIndicator(this.props.store), shell.querySelector('.topbar') as HTMLElement, shell.querySelector('.palette-button'));
+    return shell;
+  }
+
+  protected override events(): EventMap {
+    return {
+      'click [data-action="menu"]': () => this.setMenu(this.menuButton.getAttribute('aria-expanded') !== 'true'),
+      'click [data-action="close-menu"]': () => this.setMenu(false),
+      'click [data-action="palette"]': () => this.props.onOpenPalette(),
+      'click [data-action="theme"]': () => this.props.onToggleTheme(),
+      'click .sidebar a': () => this.setMenu(false),
+      'keydown .sidebar': (e) => {
+        if ((e as KeyboardEvent).key === 'Escape') {
+          this.setMenu(false);
+          this.menuButton.focus();
+        }
+      },
+    };
+  }
+
+  /** Marks the current page in the navigation and shows its title. */
+  setPage(path: string, title: string): void {
+    for (const link of this.el.querySelectorAll<HTMLAnchorElement>('.sidebar a')) {
+      if (link.dataset.path === path) {
+        link.setAttribute('aria-current', 'page');
+      } else {
+        link.removeAttribute('aria-current');
+      }
+    }
+    setText(this.el.querySelector('.page-title') as HTMLElement, title);
+  }
+
+  private setMenu(open: boolean): void {
+    this.menuButton.setAttribute('aria-expanded', String(open));
+    this.el.classList.toggle('menu-open', open);
+    (this.el.querySelector('.scrim') as HTMLElement).hidden = !open;
+    if (open) {
+      this.el.querySelector<HTMLElement>('.sidebar a')?.focus();
+    }
+  }
+}

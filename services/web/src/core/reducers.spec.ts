@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { logEntry, logRange, model, sample } from '../test-support/fixtures.js';
+import { appendSample, applyModelState, mergeLogs, pruneJobs } from './reducers.js';
+import type { JobState } from './state.js';
+
+const ids = (entries: { id: number }[]) => entries.map((e) => e.id);
+
+describe('mergeLogs', () => {
+  it.each([
+    ['appends newer entries', logRange(1, 3), logRange(4, 5), [1, 2, 3, 4, 5]],
+    ['ignores duplicates', logRange(1, 3), logRange(2, 4), [1, 2, 3, 4]],
+    ['sorts unordered input', logRange(1, 2), [logEntry(4), logEntry(3)], [1, 2, 3, 4]],
+    ['starts over after a gap', logRange(1, 3), logRange(10, 11), [10, 11]],
+    ['keeps existing on empty input', logRange(1, 2), [], [1, 2]],
+    ['fills an empty list', [], logRange(5, 6), [5, 6]],
+  ])('%s', (_name, existing, incoming, expected) => {
+    expect(ids(mergeLogs(existing, incoming))).toEqual(expected);
+  });
+
+  it('keeps only the newest entries up to the cap', () => {
+    expect(ids(mergeLogs(logRange(1, 5), logRange(6, 8), 4))).toEqual([5, 6, 7, 8]);
+  });
+});
+
+describe('appendSample', () => {
+  it('appends newer samples and drops repeats', () => {
+    const once = appendSample([], sample(1));
+    const twice = appendSample(once, sample(1));
+    expect(twice).toBe(once);
+    expect(appendSample(once, sample(2)).map((s) => s.ts)).toEqual([1, 2]);
+  });
+
+  it('keeps the newest samples up to the cap', () => {
+    let recent = appendSample([], sample(1));
+    recent = appendSample(recent, sample(2), 2);
+    recent = appendSample(recent, sample(3), 2);
+    expect(recent.map((s) => s.ts)).toEqual([2, 3]);
+  });
+});
+
+describe('applyModelState', () => {
+  it('replaces the state of the matching model only', () => {
+    const models = [model('a'), model('b')];
+    const loading = { ...model('a').state, status: 'loading' as const, progress: 0.5 };
+    const next = applyModelState(models, 'node-1', loading);
+    expect(next[0]?.state.status).toBe('loading');
+    expect(next[1]).toBe(models[1]);
+  });
+});
+
+describe('pruneJobs', () => {
+  const job = (state: JobState['state'], receivedAt: number): JobState => ({
+    job: { jobId: `${state}-${receivedAt}`, name: 'model.load', subject: null, nodeId: 'n', created: true },
+    state,
+    progress: null,
+    error: null,
+    receivedAt,
+  });
+
+  it('drops finished jobs after a minute and keeps running ones', () => {
+    const jobs = { a: job('completed', 0), b: job('active', 0), c: job('failed', 50_000) };
+    expect(Object.keys(pruneJobs(jobs, 70_000))).toEqual(['b', 'c']);
+  });
+});

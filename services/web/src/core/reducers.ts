@@ -1,0 +1,118 @@
+/**
+ * Pure functions that turn snapshots and broadcasts into state changes. Each returns only the
+ * keys that changed, so the StateManager notifies exactly their subscribers.
+ */
+import type { LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, Snapshot } from '@llamaproxy/shared';
+import type { AnyBroadcast } from './transport.js';
+import type { AppState, JobState } from './state.js';
+import { LIMITS } from './state.js';
+
+export type StatePatch = Partial<AppState>;
+
+/**
+ * Adds log entries to a list ordered by id, without duplicates, keeping the newest `cap`.
+ * When the incoming entries start after a gap, the old ones are dropped: the list must stay a
+ * continuous tail (older entries are fetched on demand with `logs:query`).
+ */
+export function mergeLogs(existing: readonly LogEntry[], incoming: readonly LogEntry[], cap: number = LIMITS.logs): LogEntry[] {
+  if (incoming.length === 0) {
+    return existing.slice(-cap);
+  }
+  const sorted = [...incoming].sort((a, b) => a.id - b.id);
+  const last = existing.at(-1);
+  const first = sorted[0];
+  if (last === undefined || (first !== undefined && first.id > last.id + 1)) {
+    return sorted.slice(-cap);
+  }
+  const byId = new Map<number, LogEntry>();
+  for (const entry of existing) {
+    byId.set(entry.id, entry);
+  }
+  for (const entry of sorted) {
+    byId.set(entry.id, entry);
+  }
+  return [...byId.values()].sort((a, b) => a.id - b.id).slice(-cap);
+}
+
+export function appendSample(recent: readonly MetricsSample[], sample: MetricsSample, cap: number = LIMITS.recentMetrics): MetricsSample[] {
+  const last = recent.at(-1);
+  if (last !== undefined && last.nodeId === sample.nodeId && last.ts >= sample.ts) {
+    return recent as MetricsSample[];
+  }
+  return [...recent, sample].slice(-cap);
+}
+
+export function upsertLlama(list: readonly LlamaStatus[], status: LlamaStatus): LlamaStatus[] {
+  const others = list.filter((s) => s.nodeId !== status.nodeId);
+  return [...others, status].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+}
+
+export function applyModelState(models: readonly ModelView[], nodeId: string, state: ModelState): ModelView[] {
+  return models.map((m) => (m.nodeId === nodeId && m.id === state.id ? { ...m, state } : m));
+}
+
+/** Drops jobs that finished more than `LIMITS.finishedJobMs` ago. */
+export function pruneJobs(jobs: Record<string, JobState>, now: number): Record<string, JobState> {
+  const kept: Record<string, JobState> = {};
+  for (const [id, job] of Object.entries(jobs)) {
+    const finished = job.state === 'completed' || job.state === 'failed';
+    if (!finished || now - job.receivedAt < LIMITS.finishedJobMs) {
+      kept[id] = job;
+    }
+  }
+  return kept;
+}
+
+/**
+ * A snapshot replaces the server-owned state. Logs are merged: on a resume the snapshot holds
+ * every entry after the client's cursor, unless `logsTruncated` says the gap was too large.
+ */
+export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boolean): StatePatch {
+  const logs = resume && snapshot.logsTruncated ? mergeLogs([], snapshot.logs) : mergeLogs(state.logs, snapshot.logs);
+  const patch: StatePatch = {
+    ready: true,
+    models: snapshot.models,
+    llama: snapshot.llama,
+    config: snapshot.config,
+    settings: snapshot.settings,
+    logs,
+  };
+  if (snapshot.metrics !== null) {
+    patch.metrics = snapshot.metrics;
+    patch.recentMetrics = appendSample(state.recentMetrics, snapshot.metrics);
+  }
+  return patch;
+}
+
+export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: number): StatePatch {
+  switch (envelope.event) {
+    case 'snapshot':
+      return snapshotPatch(state, envelope.data, false);
+    case 'models:list':
+      return { models: envelope.data.models };
+    case 'models:status':
+      return { models: applyModelState(state.models, envelope.data.nodeId, envelope.data.model) };
+    case 'llama:status':
+      return { llama: upsertLlama(state.llama, envelope.data.status) };
+    case 'metrics:update':
+      return {
+        metrics: envelope.data.sample,
+        recentMetrics: appendSample(state.recentMetrics, envelope.data.sample),
+      };
+    case 'logs:entry':
+      return { logs: mergeLogs(state.logs, envelope.data.entries) };
+    case 'logs:cleared':
+      return { logs: [] };
+    case 'jobs:progress': {
+      const jobs = pruneJobs(state.jobs, now);
+      jobs[envelope.data.job.jobId] = { ...envelope.data, receivedAt: now };
+      return { jobs };
+    }
+    case 'config:updated':
+      return { config: envelope.data.config };
+    case 'settings:updated':
+      return { settings: envelope.data.settings };
+    case 'presets:updated':
+      return { preset: { preset: envelope.data.preset, ini: envelope.data.ini } };
+  }
+}

@@ -1,0 +1,70 @@
+import type {
+  BroadcastData,
+  DashboardSettings,
+  LlamaStatus,
+  LogEntry,
+  MetricsSample,
+  ModelView,
+  PresetDocument,
+  ServerConfig,
+} from '@llamaproxy/shared';
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+export interface ConnectionState {
+  status: ConnectionStatus;
+  /** Reconnection attempt number while reconnecting. */
+  attempt: number;
+  /** Requests waiting for the connection. */
+  queued: number;
+}
+
+/** The latest `jobs:progress` of a job, and when this client received it. */
+export type JobState = BroadcastData['jobs:progress'] & { receivedAt: number };
+
+export interface PresetState {
+  preset: PresetDocument;
+  ini: string;
+}
+
+/** Everything the dashboard shows. The server owns it; the client only mirrors it. */
+export interface AppState {
+  connection: ConnectionState;
+  /** True once the first snapshot arrived. */
+  ready: boolean;
+  models: ModelView[];
+  llama: LlamaStatus[];
+  config: ServerConfig | null;
+  settings: DashboardSettings | null;
+  metrics: MetricsSample | null;
+  /** The latest samples, oldest first, for the dashboard's small charts. */
+  recentMetrics: MetricsSample[];
+  /** The newest log entries, oldest first. */
+  logs: LogEntry[];
+  jobs: Record<string, JobState>;
+  /** Not part of the snapshot: filled by `presets:get` and kept by `presets:updated`. */
+  preset: PresetState | null;
+}
+
+export const LIMITS = {
+  logs: 1000,
+  recentMetrics: 180,
+  /** How long finished jobs stay in the state. */
+  finishedJobMs: 60_000,
+} as const;
+
+export function initialState(): AppState {
+  return {
+    connection: { status: 'connecting', attempt: 0, queued: 0 },
+    ready: false,
+    models: [],
+    llama: [],
+    config: null,
+    settings: null,
+    metrics: null,
+    recentMetrics: [],
+    logs: [],
+    jobs: {},
+    preset: null,
+  };
+}

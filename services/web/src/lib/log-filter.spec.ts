@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { logEntry } from '../test-support/fixtures.js';
+import { NO_FILTER, filterFromSearch, matchesLog, toQuery } from './log-filter.js';
+
+const warn = { ...logEntry(1, 'Disk Almost Full'), level: 'warn' as const, source: 'supervisor' as const, modelId: 'qwen' };
+
+describe('log filter', () => {
+  it.each([
+    [{}, true],
+    [{ level: 'error' }, false],
+    [{ level: 'warn' }, true],
+    [{ level: 'debug' }, true],
+    [{ source: 'gateway' }, false],
+    [{ source: 'supervisor' }, true],
+    [{ modelId: 'other' }, false],
+    [{ text: 'almost' }, true],
+    [{ text: 'nothing' }, false],
+  ] as const)('%j matches: %s', (change, expected) => {
+    expect(matchesLog(warn, { ...NO_FILTER, ...change })).toBe(expected);
+  });
+
+  it('turns a filter into a query with only the set fields', () => {
+    expect(toQuery({ ...NO_FILTER, level: 'warn', text: ' disk ' }, 200, 50)).toEqual({ limit: 200, level: 'warn', text: 'disk', beforeId: 50 });
+    expect(toQuery(NO_FILTER, 10)).toEqual({ limit: 10 });
+  });
+
+  it('reads a filter from the location, ignoring unknown values', () => {
+    expect(filterFromSearch('?level=warn&source=nope&model=qwen')).toEqual({ level: 'warn', source: null, modelId: 'qwen', text: '' });
+  });
+});

@@ -1,0 +1,159 @@
+import type { ModelView } from '@llamaproxy/shared';
+import { ModelRow, type ModelRowProps } from '../components/model-row.js';
+import { ModelSettingsDialog } from '../components/model-settings-dialog.js';
+import { runJob } from '../core/actions.js';
+import { Component, type EventMap } from '../core/component.js';
+import type { AppContext } from '../core/context.js';
+import { h, setText, valueOf } from '../core/dom.js';
+import { KeyedList } from '../core/keyed-list.js';
+import { loadArgIndex } from '../lib/catalogue.js';
+import { MODEL_FILTERS, queryModels, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+
+const COLUMNS: { label: string; sort: ModelSortKey | null; className?: string }[] = [
+  { label: 'Model', sort: 'name' },
+  { label: 'Size', sort: 'size', className: 'num' },
+  { label: 'Architecture', sort: null, className: 'hide-narrow' },
+  { label: 'Quant', sort: 'quantization' },
+  { label: 'Params', sort: 'params', className: 'num hide-narrow' },
+  { label: 'Context', sort: 'context', className: 'num hide-narrow' },
+  { label: 'Status', sort: 'status' },
+  { label: 'Actions', sort: null },
+];
+
+/** Every model in the models directory: search, filter, sort, load/unload, per-model settings. */
+export class ModelsPage extends Component<AppContext> {
+  private query: ModelQuery = { text: '', filter: 'all', sort: 'name', direction: 'asc' };
+  private readonly pending = new Set<string>();
+  private rows!: KeyedList<ModelRowProps>;
+
+  protected override render(): HTMLElement {
+    const body = h('tbody');
+    const page = h(
+      'div',
+      { class: 'page', 'data-page': 'models' },
+      h(
+        'div',
+        { class: 'toolbar card' },
+        h(
+          'div',
+          { class: 'actions' },
+          h('input', { type: 'search', class: 'search', placeholder: 'Search models  ( / )', 'aria-label': 'Search models', 'aria-keyshortcuts': '/' }),
+          h('select', { class: 'filter', 'aria-label': 'Show' }, MODEL_FILTERS.map((f) => h('option', { value: f }, f === 'all' ? 'All models' : f))),
+          h('span', { class: 'count muted', 'aria-live': 'polite' }),
+        ),
+        h('button', { class: 'button', 'data-action': 'rescan' }, 'Rescan directory'),
+      ),
+      h(
+        'div',
+        { class: 'card table-wrap' },
+        h(
+          'table',
+          { class: 'table models-table' },
+          h(
+            'thead',
+            null,
+            h(
+              'tr',
+              null,
+              COLUMNS.map((c) =>
+                h('th', { class: c.className, 'data-sort': c.sort, scope: 'col' }, c.sort === null ? c.label : h('button', { 'data-action': 'sort', 'data-sort': c.sort }, c.label)),
+              ),
+            ),
+          ),
+          body,
+        ),
+        h('p', { class: 'empty muted' }),
+      ),
+    );
+    this.rows = new KeyedList(body, (p) => `${p.model.nodeId}/${p.model.id}`, (p) => new ModelRow(p));
+    this.own(() => this.rows.clear());
+    return page;
+  }
+
+  protected override events(): EventMap {
+    return {
+      'input .search': (_e, input) => this.setQuery({ text: valueOf(input) }),
+      'change .filter': (_e, select) => this.setQuery({ filter: valueOf(select) as ModelFilter }),
+      'click [data-action="sort"]': (_e, button) => {
+        const sort = button.dataset.sort as ModelSortKey;
+        const direction = this.query.sort === sort && this.query.direction === 'asc' ? 'desc' : 'asc';
+        this.setQuery({ sort, direction });
+      },
+      'click [data-action="toggle"]': (_e, button) => this.toggle(this.modelOf(button), button.dataset.intent === 'unload'),
+      'click [data-action="settings"]': (_e, button) => void this.openSettings(this.modelOf(button)),
+      'click [data-action="rescan"]': () => this.rescan(),
+    };
+  }
+
+  protected override onMount(): void {
+    const { store, commands } = this.props;
+    this.own(store.subscribe('models', () => this.show(), true));
+    this.own(store.subscribe('settings', () => this.show()));
+    this.own(
+      commands.add([
+        { id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() },
+        { id: 'models:rescan-key', title: 'Rescan the models directory', group: 'Models', keys: 'r', run: () => this.rescan() },
+      ]),
+    );
+  }
+
+  private setQuery(change: Partial<ModelQuery>): void {
+    this.query = { ...this.query, ...change };
+    this.show();
+  }
+
+  private show(): void {
+    const { store } = this.props;
+    const all = store.get('models');
+    const units = store.get('settings')?.units.memory ?? 'binary';
+    const shown = queryModels(all, this.query);
+    this.rows.reconcile(shown.map((model) => ({ model, units, pending: this.pending.has(model.id) })));
+    setText(this.el.querySelector('.count') as HTMLElement, `${shown.length} of ${all.length}`);
+    const empty = this.el.querySelector('.empty') as HTMLElement;
+    empty.hidden = shown.length > 0;
+    setText(empty, all.length === 0 ? (store.get('ready') ? 'No model found in the models directory.' : 'Loading…') : 'No model matches.');
+    for (const th of this.el.querySelectorAll<HTMLElement>('th[data-sort]')) {
+      if (th.dataset.sort === this.query.sort) {
+        th.setAttribute('aria-sort', this.query.direction === 'asc' ? 'ascending' : 'descending');
+      } else {
+        th.removeAttribute('aria-sort');
+      }
+    }
+  }
+
+  private modelOf(el: HTMLElement): ModelView | undefined {
+    const id = el.closest('tr')?.dataset.id;
+    return this.props.store.get('models').find((m) => m.id === id);
+  }
+
+  private toggle(model: ModelView | undefined, unload: boolean): void {
+    if (model === undefined || this.pending.has(model.id)) {
+      return;
+    }
+    const { ctx, id } = { ctx: this.props, id: model.id };
+    this.pending.add(id);
+    this.show();
+    const send = unload ? () => ctx.store.request('models:unload', { modelId: id }) : () => ctx.store.request('models:load', { modelId: id });
+    void runJob(ctx, `${unload ? 'Unload' : 'Load'} ${id}`, send).finally(() => {
+      this.pending.delete(id);
+      if (!this.isDestroyed) {
+        this.show();
+      }
+    });
+  }
+
+  private rescan(): void {
+    const ctx = this.props;
+    void runJob(ctx, 'Rescan', () => ctx.store.request('models:rescan', {}));
+  }
+
+  private async openSettings(model: ModelView | undefined): Promise<void> {
+    if (model === undefined) {
+      return;
+    }
+    const args = await loadArgIndex(this.props.store);
+    if (!this.isDestroyed) {
+      new ModelSettingsDialog({ ctx: this.props, model, args }).open();
+    }
+  }
+}

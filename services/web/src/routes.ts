@@ -1,0 +1,29 @@
+/**
+ * The six pages. The dashboard is in the initial bundle (it is the first thing people see); the
+ * others are loaded on first visit, with uPlot and zod only in the chunks that need them.
+ */
+import type { Component } from './core/component.js';
+import type { AppContext } from './core/context.js';
+import type { RouteDef } from './core/router.js';
+import { DashboardPage } from './pages/dashboard-page.js';
+import { NotFoundPage } from './pages/not-found-page.js';
+
+export type PageClass = new (ctx: AppContext) => Component<AppContext>;
+
+export interface AppRoute extends RouteDef {
+  icon: string;
+  /** Keyboard shortcut that opens the page. */
+  keys: string;
+  load(): Promise<PageClass>;
+}
+
+export const ROUTES: readonly AppRoute[] = [
+  { path: '/', title: 'Dashboard', icon: '◧', keys: 'g d', load: () => Promise.resolve(DashboardPage) },
+  { path: '/models', title: 'Models', icon: '▤', keys: 'g m', load: async () => (await import('./pages/models-page.js')).ModelsPage },
+  { path: '/monitoring', title: 'Monitoring', icon: '∿', keys: 'g o', load: async () => (await import('./pages/monitoring-page.js')).MonitoringPage },
+  { path: '/configuration', title: 'Configuration', icon: '⚙', keys: 'g c', load: async () => (await import('./pages/configuration-page.js')).ConfigurationPage },
+  { path: '/settings', title: 'Settings', icon: '☰', keys: 'g s', load: async () => (await import('./pages/settings-page.js')).SettingsPage },
+  { path: '/logs', title: 'Logs', icon: '≡', keys: 'g l', load: async () => (await import('./pages/logs-page.js')).LogsPage },
+];
+
+export const NOT_FOUND: AppRoute = { path: '', title: 'Not found', icon: '', keys: '', load: () => Promise.resolve(NotFoundPage) };
