@@ -172,6 +172,10 @@ export class ApiService {
       const page = this.deps.logs.query({ afterId: cursors.logId, limit: RESUME_LOG_LIMIT });
       logs = page.entries;
       logsTruncated = page.hasMore;
+      if (logsTruncated) {
+        // Too much was missed: the client starts over from the newest lines.
+        logs = this.deps.logs.query({ limit: RESUME_LOG_LIMIT }).entries.reverse();
+      }
     } else {
       logs = this.deps.logs.query({ limit: 200 }).entries.reverse();
     }
