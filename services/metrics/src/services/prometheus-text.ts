@@ -1,0 +1,136 @@
+// Prometheus text exposition format (version 0.0.4): a reader for llama-server's /metrics and a
+// writer for the collector's own endpoint.
+
+export interface ParsedFamily {
+  value: number;
+  type: MetricType;
+  help: string;
+}
+
+/**
+ * The unlabelled samples of an exposition, by metric name, with their HELP and TYPE. Labelled
+ * samples are skipped: llama-server's figures of interest carry no labels.
+ */
+export function parsePrometheusText(text: string): Map<string, ParsedFamily> {
+  const families = new Map<string, ParsedFamily>();
+  const meta = new Map<string, { type: MetricType; help: string }>();
+  const metaOf = (name: string): { type: MetricType; help: string } => {
+    let m = meta.get(name);
+    if (m === undefined) {
+      m = { type: 'untyped', help: '' };
+      meta.set(name, m);
+    }
+    return m;
+  };
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '') {
+      continue;
+    }
+    if (line.startsWith('#')) {
+      const m = /^#\s+(HELP|TYPE)\s+(\S+)\s*(.*)$/.exec(line);
+      if (m?.[1] === 'HELP' && m[2] !== undefined) {
+        metaOf(m[2]).help = (m[3] ?? '').replace(/\\n/g, '\n').replace(/\\\\/g, '\\');
+      } else if (m?.[1] === 'TYPE' && m[2] !== undefined) {
+        const type = m[3]?.trim();
+        metaOf(m[2]).type = type === 'gauge' || type === 'counter' || type === 'summary' ? type : 'untyped';
+      }
+      continue;
+    }
+    const space = line.indexOf(' ');
+    const brace = line.indexOf('{');
+    if (space < 0 || (brace >= 0 && brace < space)) {
+      continue;
+    }
+    const name = line.slice(0, space);
+    const value = parseSampleValue(line.slice(space + 1).trim().split(/\s+/)[0] ?? '');
+    if (value !== null) {
+      families.set(name, { value, ...metaOf(name) });
+    }
+  }
+  return families;
+}
+
+function parseSampleValue(text: string): number | null {
+  switch (text) {
+    case '+Inf':
+      return Number.POSITIVE_INFINITY;
+    case '-Inf':
+      return Number.NEGATIVE_INFINITY;
+    case 'NaN':
+      return Number.NaN;
+    default: {
+      const n = Number(text);
+      return text === '' || Number.isNaN(n) ? null : n;
+    }
+  }
+}
+
+export type MetricType = 'gauge' | 'counter' | 'summary' | 'untyped';
+export type Labels = Record<string, string | number>;
+
+/**
+ * Builds an exposition: each family's HELP and TYPE once, then its samples. Samples with a null
+ * value are left out (Prometheus' way of saying "unknown"), and so are families left empty.
+ */
+export class PrometheusWriter {
+  private readonly families = new Map<string, { help: string; type: MetricType; lines: string[] }>();
+
+  family(name: string, type: MetricType, help: string): (value: number | null, labels?: Labels, suffix?: string) => void {
+    let family = this.families.get(name);
+    if (family === undefined) {
+      family = { help, type, lines: [] };
+      this.families.set(name, family);
+    }
+    const lines = family.lines;
+    return (value, labels, suffix = '') => {
+      if (value === null) {
+        return;
+      }
+      lines.push(`${name}${suffix}${formatLabels(labels)} ${formatValue(value)}`);
+    };
+  }
+
+  toString(): string {
+    let out = '';
+    for (const [name, family] of this.families) {
+      if (family.lines.length === 0) {
+        continue;
+      }
+      out += `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n`;
+      for (const line of family.lines) {
+        out += `${line}\n`;
+      }
+    }
+    return out;
+  }
+}
+
+function formatLabels(labels: Labels | undefined): string {
+  if (labels === undefined) {
+    return '';
+  }
+  const parts = Object.entries(labels).map(([key, value]) => `${key}="${escapeLabelValue(String(value))}"`);
+  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
+}
+
+export function escapeLabelValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(help: string): string {
+  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+function formatValue(value: number): string {
+  if (Number.isNaN(value)) {
+    return 'NaN';
+  }
+  if (value === Number.POSITIVE_INFINITY) {
+    return '+Inf';
+  }
+  if (value === Number.NEGATIVE_INFINITY) {
+    return '-Inf';
+  }
+  return String(value);
+}
