@@ -102,6 +102,8 @@ async function main(): Promise<void> {
   await queue.close();
   await events.close();
   redis.disconnect();
+  // QueueEvents keeps the connection it was given; nothing else is left to wait for.
+  process.exit(0);
 }
 
 main().catch((err: unknown) => {
