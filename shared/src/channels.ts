@@ -23,6 +23,8 @@ export const RedisKeys = {
   nodes: 'llamaproxy:nodes',
   /** Pub/sub: settings that services read live (e.g. the metrics interval). */
   settingsChannel: 'llamaproxy:settings',
+  /** The current dashboard settings, for a service that starts after the last change. */
+  settingsKey: 'llamaproxy:settings:current',
   /** Counter of state-changing broadcasts: the clients' `eventSeq` cursor. */
   broadcastSeq: 'llamaproxy:broadcast:seq',
   /** Socket.IO redis-adapter key prefix. */

@@ -96,6 +96,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const broadcaster = new Broadcaster(ioServer, redis);
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const api = new ApiService({ dashboard, logs, metrics, control, broadcaster, redis, logger });
+      await api.shareSettings();
       await control.init((update) => void api.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
 
       // Identity is resolved once per connection; sign-in will replace the default role here.

@@ -219,6 +219,8 @@ describe('gateway', () => {
     const updated = await a.request('settings:update', { settings: { theme: 'dark', metricsIntervalMs: 5000 } });
     expect(updated).toMatchObject({ success: true, data: { settings: { theme: 'dark', metricsIntervalMs: 5000 } } });
     await b.waitForBroadcast('settings:updated', (e) => e.data.settings.theme === 'dark');
+    // Kept in Redis too, for services (the metrics collector) that start after the change.
+    expect(JSON.parse((await redis.get(RedisKeys.settingsKey)) ?? '{}')).toMatchObject({ metricsIntervalMs: 5000 });
     const logsBefore = await a.request('logs:query', { limit: 5000 });
 
     a.close();

@@ -88,4 +88,31 @@ describe('metrics collector without a GPU', () => {
     expect(gpuLogs).toEqual([expect.objectContaining({ level: 'info', message: 'no GPU metrics: nvidia-smi finds no usable GPU' })]);
     expect(logs.filter((l) => l.level === 'warn' && l.module !== 'inference')).toEqual([]);
   });
+
+  it('starts with the interval the dashboard saved before it started', async () => {
+    const { Redis } = await import('ioredis');
+    const redis = new Redis(redisUrl);
+    try {
+      await redis.set(RedisKeys.settingsKey, JSON.stringify({ metricsIntervalMs: 1000 }));
+      const port = await freePort();
+      collector = startService('metrics', {
+        REDIS_URL: redisUrl,
+        METRICS_NODE_ID: `nogpu-${process.pid}-settings`,
+        LLAMA_SERVER_URL: `http://127.0.0.1:${await freePort()}`,
+        METRICS_INTERVAL_MS: '250',
+        METRICS_PORT: String(port),
+        METRICS_HOST: '127.0.0.1',
+        MODELS_DIR: join(dir, 'models'),
+        DATA_DIR: dir,
+        NVIDIA_SMI_BIN: join(dir, 'no-such-dir', 'nvidia-smi'),
+      });
+      await waitFor(async () => {
+        const text = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text());
+        return /^llamaproxy_collector_interval_seconds\{node="[^"]+"\} 1$/m.test(text);
+      }, { timeoutMs: 20_000, what: 'interval of 1 s taken from the saved settings' });
+    } finally {
+      await redis.del(RedisKeys.settingsKey);
+      redis.disconnect();
+    }
+  });
 });

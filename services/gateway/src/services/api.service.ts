@@ -152,12 +152,21 @@ export class ApiService {
         const settings: DashboardSettings = DashboardSettingsSchema.parse({ ...d.settings(), ...patch });
         d.saveSettings(settings);
         await this.deps.broadcaster.broadcast('settings:updated', { settings });
-        // Services that follow settings live (the metrics interval) read this channel.
-        await this.deps.redis.publish(RedisKeys.settingsChannel, JSON.stringify(settings)).catch(() => 0);
+        await this.shareSettings(settings);
         return { settings };
       },
       'snapshot:get': async ({ cursors }) => this.snapshot(cursors),
     };
+  }
+
+  /**
+   * Services that follow settings live (the metrics interval) read the channel, and the key when
+   * they start later.
+   */
+  async shareSettings(settings = this.deps.dashboard.settings()): Promise<void> {
+    const text = JSON.stringify(settings);
+    await this.deps.redis.set(RedisKeys.settingsKey, text).catch(() => null);
+    await this.deps.redis.publish(RedisKeys.settingsChannel, text).catch(() => 0);
   }
 
   /** The full state; with cursors, also every log line after the client's last one. */

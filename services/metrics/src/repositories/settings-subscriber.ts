@@ -15,10 +15,7 @@ export class SettingsSubscriber {
   }
 
   async subscribe(onSettings: (settings: Partial<DashboardSettings>) => void, onInvalid: (reason: string) => void): Promise<void> {
-    this.redis.on('message', (channel: string, message: string) => {
-      if (channel !== RedisKeys.settingsChannel) {
-        return;
-      }
+    const apply = (message: string): void => {
       let json: unknown;
       try {
         json = JSON.parse(message);
@@ -32,6 +29,17 @@ export class SettingsSubscriber {
         return;
       }
       onSettings(parsed.data);
+    };
+    // Settings changed before this collector started are kept by the gateway under a key
+    // (read first: a connection in subscribe mode cannot read keys).
+    const current = await this.redis.get(RedisKeys.settingsKey);
+    if (current !== null) {
+      apply(current);
+    }
+    this.redis.on('message', (channel: string, message: string) => {
+      if (channel === RedisKeys.settingsChannel) {
+        apply(message);
+      }
     });
     await this.redis.subscribe(RedisKeys.settingsChannel);
   }
