@@ -8,6 +8,7 @@ const resolve = { conditions: ['development'] };
 export default defineConfig({
   resolve,
   test: {
+    reporters: ['default', './tests/src/harness/summary-reporter.ts'],
     projects: [
       {
         resolve,
