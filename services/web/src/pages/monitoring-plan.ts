@@ -48,7 +48,7 @@ export function planCharts(sample: MetricsSample | null, loadedModels: readonly 
     },
   ];
   if (sample && sample.disks.length > 0) {
-    charts.push({ id: 'disk', title: 'Disk usage', lines: sample.disks.map((d) => ({ label: d.mount || d.label, unit: 'pct', series: `disk.${d.label}.usedPct` })) });
+    charts.push({ id: 'disk', title: 'Disk usage', lines: sample.disks.map((d) => ({ label: `${d.label} (${d.mount})`, unit: 'pct', series: `disk.${d.label}.usedPct` })) });
   }
   charts.push({
     id: 'network',
