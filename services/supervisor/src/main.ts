@@ -1,40 +1,15 @@
-import { errorMeta } from '@llamaproxy/shared/node';
+import { runService } from '@llamaproxy/shared/node';
 import { createApp } from './app.js';
 import { loadConfig } from './config.js';
 import { createSupervisorLogger } from './logger.js';
 
-const SHUTDOWN_DEADLINE_MS = 30_000;
-
-async function bootstrap(): Promise<void> {
-  const config = loadConfig();
-  const logger = createSupervisorLogger({ ...config.log, nodeId: config.nodeId });
-  const app = createApp(config, logger);
-
-  let stopping: Promise<void> | null = null;
-  const shutdown = (signal: string): Promise<void> => {
-    stopping ??= (async () => {
-      logger.info('shutting down', { signal });
-      const hard = setTimeout(() => {
-        logger.error('shutdown deadline passed; exiting');
-        process.exit(1);
-      }, SHUTDOWN_DEADLINE_MS);
-      try {
-        await app.shutdown(SHUTDOWN_DEADLINE_MS - 2000);
-      } finally {
-        clearTimeout(hard);
-      }
-      logger.info('stopped');
-      process.exit(0);
-    })();
-    return stopping;
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-
-  await app.start();
-}
-
-bootstrap().catch((err: unknown) => {
-  console.error(JSON.stringify({ level: 'error', service: 'supervisor', message: 'failed to start', ...errorMeta(err) }));
-  process.exit(1);
+runService({
+  service: 'supervisor',
+  // Long enough for llama-server's own grace period (LLAMA_STOP_GRACE_MS) and the last logs.
+  shutdownDeadlineMs: 30_000,
+  create: () => {
+    const config = loadConfig();
+    const logger = createSupervisorLogger({ ...config.log, nodeId: config.nodeId });
+    return { app: createApp(config, logger), logger };
+  },
 });
