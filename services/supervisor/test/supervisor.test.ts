@@ -17,6 +17,7 @@ import {
   type JobPayloads,
   type LlamaStatus,
   type ModelState,
+  type ServerConfig,
   type StatusEvent,
 } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
@@ -196,20 +197,22 @@ describe('supervisor', () => {
     expect(((await done) as { model: ModelState }).model.status).toBe('loaded');
   });
 
+  const serverConfig = (patch: Partial<ServerConfig>): ServerConfig => ({
+    modelsDir,
+    modelsMax: 1,
+    parallel: 1,
+    threadsHttp: -1,
+    ctxSize: 512,
+    gpuLayers: 'auto',
+    host: '127.0.0.1',
+    port,
+    autoload: false,
+    extraArgs: [],
+    ...patch,
+  });
+
   it('applies a new context size by restarting llama-server with the new flag', async () => {
-    const config = {
-      modelsDir,
-      modelsMax: 1,
-      parallel: 1,
-      threadsHttp: -1,
-      ctxSize: 1024,
-      gpuLayers: 'auto' as const,
-      host: '127.0.0.1',
-      port,
-      autoload: false,
-      extraArgs: [],
-    };
-    const { done } = await run(JobName.configApply, { config });
+    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024 }) });
     const result = (await done) as { status: LlamaStatus };
     expect(result.status.state).toBe('running');
     expect(result.status.args.join(' ')).toContain('--ctx-size 1024');
@@ -219,19 +222,7 @@ describe('supervisor', () => {
   });
 
   it('rejects a configuration with an unknown flag and keeps running the old one', async () => {
-    const config = {
-      modelsDir,
-      modelsMax: 1,
-      parallel: 1,
-      threadsHttp: -1,
-      ctxSize: 1024,
-      gpuLayers: 'auto' as const,
-      host: '127.0.0.1',
-      port,
-      autoload: false,
-      extraArgs: ['--no-such-flag'],
-    };
-    const { done } = await run(JobName.configApply, { config });
+    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024, extraArgs: ['--no-such-flag'] }) });
     const err = await done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(err?.message)).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--no-such-flag') });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
