@@ -40,6 +40,8 @@ export function renderSiteConfig(options: NginxOptions & { port: number }): stri
     BASE_PATH: options.basePath,
     GATEWAY_UPSTREAM: options.gatewayUpstream,
     NGINX_PORT: String(options.port),
+    // Unused for an IP-literal upstream, but the directive needs an address.
+    NGINX_RESOLVER: '127.0.0.1',
   });
   // The image copies dist/ to nginx's default root; here the root is the build folder itself.
   if (!site.includes(TEMPLATE_ROOT)) {
