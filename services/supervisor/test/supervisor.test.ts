@@ -131,7 +131,7 @@ describe('supervisor', () => {
     expect(res.status).toBe(200);
   });
 
-  it('does not queue the same load twice while one is pending', async () => {
+  it('does not queue the same intent twice while one is pending, and a waiting job can be cancelled', async () => {
     const payload = { modelId: 'tiny-llama-b' };
     const [first, second] = await Promise.all([
       queue.add(JobName.modelUnload, payload, { jobId: controlJobId(JobName.modelUnload, payload), delay: 60_000 }),
