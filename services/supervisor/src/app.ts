@@ -1,7 +1,7 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { controlQueueName, QUEUE_PREFIX, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
-import { errorMeta, type Logger } from '@llamaproxy/shared/node';
+import { errorMeta, ForwardTransport, type Logger } from '@llamaproxy/shared/node';
 import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
 import { EventPublisher } from './repositories/event-publisher.js';
@@ -25,6 +25,14 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
   redis.on('error', (err) => logger.warn('redis error', { error: err.message }));
   const publisher = new EventPublisher(redis, config.nodeId);
   const batcher = new LogBatcher((records) => publisher.publishLogs(records), { intervalMs: config.logBatchMs });
+  // The supervisor's own events (starts, crashes, jobs) go to the Logs page too, as source "supervisor".
+  logger.add(
+    new ForwardTransport({
+      level: 'info',
+      forward: ({ level, message, modelId }) =>
+        batcher.add({ ts: Date.now(), level, source: 'supervisor', nodeId: config.nodeId, modelId, message: message.slice(0, 16_000) }),
+    }),
+  );
   let worker: Worker | null = null;
   let supervisor: LlamaSupervisor | null = null;
 

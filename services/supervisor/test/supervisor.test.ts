@@ -48,9 +48,36 @@ describe('supervisor', () => {
   const waitForModel = (id: string, predicate: (s: ModelState) => boolean, what: string, after = 0): Promise<ModelState> =>
     waitFor(() => modelEvents(id).slice(after).find(predicate), { timeoutMs: 60_000, what });
 
+  /**
+   * Queues a control job and follows it through QueueEvents. The listeners are in place before the
+   * job is added: a job that fails at once (bad input) is removed before `waitUntilFinished` could
+   * look at it.
+   */
   async function run<K extends JobName>(name: K, payload: JobPayloads[K], opts: { attempts?: number } = {}) {
-    const job = await queue.add(name, payload, { jobId: controlJobId(name, payload), removeOnComplete: true, removeOnFail: true, ...opts });
-    return { job, done: job.waitUntilFinished(queueEvents, 90_000) as Promise<unknown> };
+    const jobId = controlJobId(name, payload);
+    const done = new Promise<unknown>((resolve, reject) => {
+      const timer = setTimeout(() => finish(() => reject(new Error(`job ${jobId} did not finish`))), 90_000);
+      const onCompleted = (e: { jobId: string; returnvalue: unknown }): void => {
+        if (e.jobId === jobId) {
+          finish(() => resolve(typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue));
+        }
+      };
+      const onFailed = (e: { jobId: string; failedReason: string }): void => {
+        if (e.jobId === jobId) {
+          finish(() => reject(new Error(e.failedReason)));
+        }
+      };
+      const finish = (settle: () => void): void => {
+        clearTimeout(timer);
+        queueEvents.off('completed', onCompleted);
+        queueEvents.off('failed', onFailed);
+        settle();
+      };
+      queueEvents.on('completed', onCompleted);
+      queueEvents.on('failed', onFailed);
+    });
+    const job = await queue.add(name, payload, { jobId, removeOnComplete: true, removeOnFail: true, ...opts });
+    return { job, done };
   }
 
   beforeAll(async () => {
@@ -174,13 +201,16 @@ describe('supervisor', () => {
     expect(((await ok.done) as { model: ModelState }).model.status).toBe('loaded');
   });
 
-  it('streams llama-server output as structured log records with node and model', async () => {
+  it('streams llama-server output and its own events as structured log records with node and model', async () => {
     const batch = await logs.waitFor((e) => {
       const parsed = LogBatchSchema.parse(e);
       return parsed.records.some((r) => r.nodeId === nodeId && r.modelId === 'tiny-llama-a') ? parsed : undefined;
     });
     const record = batch.records.find((r) => r.modelId === 'tiny-llama-a');
     expect(record).toMatchObject({ source: 'llama-server', nodeId, level: expect.stringMatching(/^(error|warn|info|debug)$/) });
+    // The supervisor's own events are there too.
+    const own = await logs.waitFor((e) => LogBatchSchema.parse(e).records.find((r) => r.nodeId === nodeId && r.source === 'supervisor' && r.message.startsWith('job done')));
+    expect(own.message).toContain('job=model.load');
   });
 
   it('recovers from kill -9 of llama-server: reports the crash and restarts it', async () => {
