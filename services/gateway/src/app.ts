@@ -93,6 +93,11 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         adapter: createAdapter(pub, sub, { key: RedisKeys.socketIoPrefix }),
       });
       io = ioServer;
+      // Socket.IO keeps each session's first HTTP request unless told not to (its docs: "Memory
+      // usage"); identity is resolved from the handshake, which keeps its own copy of the headers.
+      ioServer.engine.on('connection', (raw: { request: unknown }) => {
+        raw.request = null;
+      });
       const broadcaster = new Broadcaster(ioServer, redis);
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const api = new ApiService({ dashboard, logs, metrics, control, broadcaster, redis, logger });
