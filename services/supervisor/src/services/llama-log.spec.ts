@@ -26,6 +26,17 @@ describe(LlamaLogParser.name, () => {
     expect(sut.parse('[39002] something').modelId).toBeNull();
   });
 
+  it("reads the router's start-up notice as info, and warnings after it as warnings", () => {
+    const sut = new LlamaLogParser();
+    const levels = [
+      '0.00.007.243 W srv  llama_server: -----------------',
+      "0.00.007.247 W srv  llama_server: CORS is set to allow all origins ('*') and no API key is set",
+      '0.00.007.249 W srv  llama_server: -----------------',
+      '0.00.008.000 W srv  llama_server: something else is off',
+    ].map((l) => sut.parse(l).level);
+    expect(levels).toEqual(['info', 'info', 'info', 'warn']);
+  });
+
   it('attributes router lines that name a model', () => {
     const sut = new LlamaLogParser();
     expect(sut.parse('0.1.2.3 I srv  unload: stopping model instance name=tiny-b').modelId).toBe('tiny-b');

@@ -16,6 +16,8 @@ const LEVELS: Record<string, LogLevel> = { E: 'error', W: 'warn', I: 'info', D: 
  */
 export class LlamaLogParser {
   private readonly portToModel = new Map<number, string>();
+  /** Inside the notice the router prints between two dashed lines at start-up. */
+  private inBanner = false;
 
   parse(raw: string): ParsedLine {
     // Drop ANSI colours in case the binary was forced to use them.
@@ -41,6 +43,16 @@ export class LlamaLogParser {
     }
     const message = line.replace(/^\s+/, '');
 
+    // The start-up notice (CORS, enabled features) is printed at warning level every start. It is
+    // kept, but as info, so that the dashboard's "recent warnings" shows what actually went wrong.
+    if (modelId === null && /^srv\s+llama_server: -{5,}\s*$/.test(message)) {
+      this.inBanner = !this.inBanner;
+      return { level: 'info', modelId: null, message };
+    }
+    if (this.inBanner && level === 'warn' && /^srv\s+llama_server: /.test(message)) {
+      level = 'info';
+    }
+
     const spawned = /spawning server instance with name=(\S+) on port (\d+)/.exec(message);
     if (spawned?.[1] !== undefined && spawned[2] !== undefined) {
       this.portToModel.set(Number(spawned[2]), spawned[1]);
@@ -54,6 +66,7 @@ export class LlamaLogParser {
   /** Forget port mappings, e.g. after llama-server restarted. */
   reset(): void {
     this.portToModel.clear();
+    this.inBanner = false;
   }
 }
 
