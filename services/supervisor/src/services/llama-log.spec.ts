@@ -37,6 +37,13 @@ describe(LlamaLogParser.name, () => {
     expect(levels).toEqual(['info', 'info', 'info', 'warn']);
   });
 
+  it('does the same for the notice of each model instance', () => {
+    const sut = new LlamaLogParser();
+    sut.parse('0.00.1 I srv  load: spawning server instance with name=tiny-a on port 39001');
+    const lines = ['[39001] 0.0 W srv  llama_server: -----', '[39001] 0.0 W srv  llama_server: router mode', '[39001] 0.0 W srv  llama_server: -----'];
+    expect(lines.map((l) => sut.parse(l))).toEqual(lines.map((l) => ({ level: 'info', modelId: 'tiny-a', message: l.replace(/^\[39001\] 0\.0 W /, '') })));
+  });
+
   it('attributes router lines that name a model', () => {
     const sut = new LlamaLogParser();
     expect(sut.parse('0.1.2.3 I srv  unload: stopping model instance name=tiny-b').modelId).toBe('tiny-b');

@@ -16,8 +16,8 @@ const LEVELS: Record<string, LogLevel> = { E: 'error', W: 'warn', I: 'info', D: 
  */
 export class LlamaLogParser {
   private readonly portToModel = new Map<number, string>();
-  /** Inside the notice the router prints between two dashed lines at start-up. */
-  private inBanner = false;
+  /** Sources (the router: "", or a model) inside the notice printed between dashed lines at start-up. */
+  private readonly inBanner = new Set<string>();
 
   parse(raw: string): ParsedLine {
     // Drop ANSI colours in case the binary was forced to use them.
@@ -45,11 +45,14 @@ export class LlamaLogParser {
 
     // The start-up notice (CORS, enabled features) is printed at warning level every start. It is
     // kept, but as info, so that the dashboard's "recent warnings" shows what actually went wrong.
-    if (modelId === null && /^srv\s+llama_server: -{5,}\s*$/.test(message)) {
-      this.inBanner = !this.inBanner;
-      return { level: 'info', modelId: null, message };
+    const source = modelId ?? '';
+    if (/^srv\s+llama_server: -{5,}\s*$/.test(message)) {
+      if (!this.inBanner.delete(source)) {
+        this.inBanner.add(source);
+      }
+      return { level: 'info', modelId, message };
     }
-    if (this.inBanner && level === 'warn' && /^srv\s+llama_server: /.test(message)) {
+    if (this.inBanner.has(source) && level === 'warn' && /^srv\s+llama_server: /.test(message)) {
       level = 'info';
     }
 
@@ -66,7 +69,7 @@ export class LlamaLogParser {
   /** Forget port mappings, e.g. after llama-server restarted. */
   reset(): void {
     this.portToModel.clear();
-    this.inBanner = false;
+    this.inBanner.clear();
   }
 }
 
