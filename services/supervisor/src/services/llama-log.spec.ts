@@ -40,8 +40,8 @@ describe(LlamaLogParser.name, () => {
   it('does the same for the notice of each model instance', () => {
     const sut = new LlamaLogParser();
     sut.parse('0.00.1 I srv  load: spawning server instance with name=tiny-a on port 39001');
-    const lines = ['[39001] 0.0 W srv  llama_server: -----', '[39001] 0.0 W srv  llama_server: router mode', '[39001] 0.0 W srv  llama_server: -----'];
-    expect(lines.map((l) => sut.parse(l))).toEqual(lines.map((l) => ({ level: 'info', modelId: 'tiny-a', message: l.replace(/^\[39001\] 0\.0 W /, '') })));
+    const lines = ['[39001] 0.00.007.243 W srv  llama_server: -----', '[39001] 0.00.007.244 W srv  llama_server: router mode', '[39001] 0.00.007.245 W srv  llama_server: -----'];
+    expect(lines.map((l) => sut.parse(l))).toEqual(lines.map((l) => ({ level: 'info', modelId: 'tiny-a', message: l.replace(/^\[39001\] \S+ W /, '') })));
   });
 
   it('attributes router lines that name a model', () => {
