@@ -95,6 +95,19 @@ describe('gateway with a real supervisor', () => {
   it('rejects a preset with a key llama-server does not have, before anything is queued', async () => {
     const response = await client.request('presets:update', { ini: 'version = 1\n[*]\nno-such-flag = 1\n' });
     expect(response).toMatchObject({ success: false, error: { code: 'PRESET_INVALID', message: expect.stringContaining('no-such-flag') } });
+    // The editor can ask first.
+    const bad = await client.request('presets:validate', { ini: 'version = 1\n[*]\nno-such-flag = 1\nctx-size = big\n' });
+    expect(bad.success && bad.data).toEqual({
+      valid: false,
+      problems: [
+        { line: 0, message: '[*] no-such-flag: not an argument of this llama-server' },
+        { line: 0, message: '[*] ctx-size: expects an integer, got "big"' },
+      ],
+    });
+    const syntax = await client.request('presets:validate', { ini: 'c = 1' });
+    expect(syntax.success && syntax.data).toEqual({ valid: false, problems: [{ line: 1, message: 'key "c" is outside any section' }] });
+    const good = await client.request('presets:validate', { preset: { global: { c: '2048' }, sections: [] } });
+    expect(good.success && good.data).toEqual({ valid: true, problems: [] });
   });
 
   it('applies per-model settings through the preset file and broadcasts them', async () => {

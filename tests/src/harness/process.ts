@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { once } from 'node:events';
 
 export interface ManagedProcessOptions extends SpawnOptions {
   /** Name used in error messages. */
@@ -122,10 +121,6 @@ export class ManagedProcess {
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     this.child.kill(signal);
   }
-
-  static async stopAll(): Promise<void> {
-    await Promise.all([...live].map((p) => p.stop(2000)));
-  }
 }
 
 process.once('exit', () => {
@@ -133,11 +128,3 @@ process.once('exit', () => {
     p.child.kill('SIGKILL');
   }
 });
-
-export async function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) {
-    return child.exitCode;
-  }
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return code;
-}

@@ -103,15 +103,11 @@ export class ApiService {
         return { preset, ini: serializePresetIni(preset), job };
       },
       'presets:validate': async (req) => {
-        if ('ini' in req) {
-          const parsed = parsePresetIni(req.ini);
-          if (!parsed.ok) {
-            return { valid: false, problems: parsed.problems };
-          }
-          const problems = presetProblems(parsed.preset, this.args());
-          return { valid: problems.length === 0, problems: problems.map((message) => ({ line: 0, message })) };
+        const parsed = 'ini' in req ? parsePresetIni(req.ini) : { ok: true as const, preset: req.preset };
+        if (!parsed.ok) {
+          return { valid: false, problems: parsed.problems };
         }
-        const problems = presetProblems(req.preset, this.args());
+        const problems = presetProblems(parsed.preset, this.args());
         return { valid: problems.length === 0, problems: problems.map((message) => ({ line: 0, message })) };
       },
       'llama:status': async () => ({ nodes: d.llamaStatuses() }),
