@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import type { AuditEntry, AuthMode, Me, SessionView, UserView } from './auth.js';
+import { AuditOutcome, PasswordSchema, Role, RoleSchema, UsernameSchema } from './auth.js';
 import type { DashboardSettings, ServerConfig } from './config.js';
 import { DashboardSettingsSchema, ServerConfigPatchSchema } from './config.js';
 import type { ErrorInfo } from './errors.js';
@@ -18,29 +20,28 @@ export const SOCKET_PATH = '/llamaproxws';
 /** Largest accepted Socket.IO message. */
 export const SOCKET_MAX_BUFFER_BYTES = 1_000_000;
 
-/** Who may send a request. Sign-in comes later; the table is the single place to check. */
-export const Role = { viewer: 'viewer', operator: 'operator', admin: 'admin' } as const;
-export type Role = (typeof Role)[keyof typeof Role];
-export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
 const RequestBase = z.object({ requestId: z.string().min(1).max(128).optional() });
 const WithModel = RequestBase.extend({ modelId: ModelIdSchema });
+const UserIdSchema = z.string().min(1).max(64);
 
 /**
- * Every request event: its payload schema and the role it needs. The gateway parses each
- * payload with its schema before acting; clients use the same map for their types.
+ * Every request event: the role it needs, whether it changes state (audited, and never sent by a
+ * read-only caller), and its payload schema. The gateway parses each payload with its schema
+ * before acting; clients use the same map for their types and to hide what a role cannot do.
  */
 export const RequestEvents = {
-  'models:list': { role: Role.viewer, payload: RequestBase },
-  'models:get': { role: Role.viewer, payload: WithModel },
-  'models:load': { role: Role.operator, payload: WithModel },
-  'models:unload': { role: Role.operator, payload: WithModel },
-  'models:rescan': { role: Role.operator, payload: RequestBase },
-  'models:settings:get': { role: Role.viewer, payload: WithModel },
-  'models:settings:update': { role: Role.admin, payload: WithModel.extend({ settings: PresetValuesSchema }) },
-  'presets:get': { role: Role.viewer, payload: RequestBase },
+  'models:list': { role: Role.viewer, changes: false, payload: RequestBase },
+  'models:get': { role: Role.viewer, changes: false, payload: WithModel },
+  'models:load': { role: Role.operator, changes: true, payload: WithModel },
+  'models:unload': { role: Role.operator, changes: true, payload: WithModel },
+  'models:rescan': { role: Role.operator, changes: true, payload: RequestBase },
+  'models:settings:get': { role: Role.viewer, changes: false, payload: WithModel },
+  'models:settings:update': { role: Role.admin, changes: true, payload: WithModel.extend({ settings: PresetValuesSchema }) },
+  'presets:get': { role: Role.viewer, changes: false, payload: RequestBase },
   'presets:update': {
     role: Role.admin,
+    changes: true,
     payload: z.union([
       RequestBase.extend({ preset: PresetDocumentSchema }),
       RequestBase.extend({ ini: z.string().max(512_000) }),
@@ -48,21 +49,23 @@ export const RequestEvents = {
   },
   'presets:validate': {
     role: Role.viewer,
+    changes: false,
     payload: z.union([
       RequestBase.extend({ preset: PresetDocumentSchema }),
       RequestBase.extend({ ini: z.string().max(512_000) }),
     ]),
   },
-  'llama:status': { role: Role.viewer, payload: RequestBase },
-  'llama:start': { role: Role.operator, payload: RequestBase },
-  'llama:stop': { role: Role.operator, payload: RequestBase },
-  'llama:restart': { role: Role.operator, payload: RequestBase },
-  'llama:args': { role: Role.viewer, payload: RequestBase },
-  'config:get': { role: Role.viewer, payload: RequestBase },
-  'config:update': { role: Role.admin, payload: RequestBase.extend({ config: ServerConfigPatchSchema }) },
-  'metrics:latest': { role: Role.viewer, payload: RequestBase },
+  'llama:status': { role: Role.viewer, changes: false, payload: RequestBase },
+  'llama:start': { role: Role.operator, changes: true, payload: RequestBase },
+  'llama:stop': { role: Role.operator, changes: true, payload: RequestBase },
+  'llama:restart': { role: Role.operator, changes: true, payload: RequestBase },
+  'llama:args': { role: Role.viewer, changes: false, payload: RequestBase },
+  'config:get': { role: Role.viewer, changes: false, payload: RequestBase },
+  'config:update': { role: Role.admin, changes: true, payload: RequestBase.extend({ config: ServerConfigPatchSchema }) },
+  'metrics:latest': { role: Role.viewer, changes: false, payload: RequestBase },
   'metrics:history': {
     role: Role.viewer,
+    changes: false,
     payload: RequestBase.extend({
       from: z.number(),
       to: z.number(),
@@ -73,6 +76,7 @@ export const RequestEvents = {
   },
   'logs:query': {
     role: Role.viewer,
+    changes: false,
     payload: RequestBase.extend({
       level: LogLevelSchema.optional(),
       source: LogSourceSchema.optional(),
@@ -85,15 +89,46 @@ export const RequestEvents = {
       limit: z.number().int().min(1).max(5000).default(200),
     }),
   },
-  'logs:clear': { role: Role.admin, payload: RequestBase },
-  'settings:get': { role: Role.viewer, payload: RequestBase },
+  'logs:clear': { role: Role.admin, changes: true, payload: RequestBase },
+  'settings:get': { role: Role.viewer, changes: false, payload: RequestBase },
   'settings:update': {
     role: Role.admin,
+    changes: true,
     payload: RequestBase.extend({ settings: DashboardSettingsSchema.partial() }),
+  },
+  'users:list': { role: Role.admin, changes: false, payload: RequestBase },
+  'users:create': { role: Role.admin, changes: true, payload: RequestBase.extend({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema }) },
+  /** Change a user's role or disable them; their open sockets are disconnected and reconnect with the new identity. */
+  'users:update': {
+    role: Role.admin,
+    changes: true,
+    payload: RequestBase.extend({ userId: UserIdSchema, role: RoleSchema.optional(), disabled: z.boolean().optional() }),
+  },
+  /** Set a new password; every session of that user ends. */
+  'users:password:reset': { role: Role.admin, changes: true, payload: RequestBase.extend({ userId: UserIdSchema, password: PasswordSchema }) },
+  'users:delete': { role: Role.admin, changes: true, payload: RequestBase.extend({ userId: UserIdSchema }) },
+  /** Sign-in sessions, of one user or of everyone. */
+  'sessions:list': { role: Role.admin, changes: false, payload: RequestBase.extend({ userId: UserIdSchema.optional() }) },
+  'sessions:revoke': { role: Role.admin, changes: true, payload: RequestBase.extend({ handle: z.string().regex(/^[0-9a-f]{16}$/) }) },
+  /** Audit records, newest first. */
+  'audit:query': {
+    role: Role.admin,
+    changes: false,
+    payload: RequestBase.extend({
+      username: z.string().max(64).optional(),
+      /** An event name or its domain prefix (`users:`, `auth:`). */
+      event: z.string().max(64).optional(),
+      outcome: z.enum(AuditOutcome).optional(),
+      from: z.number().optional(),
+      to: z.number().optional(),
+      beforeId: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(5000).default(200),
+    }),
   },
   /** Full state, plus what happened since the client's cursors when it resumes. */
   'snapshot:get': {
     role: Role.viewer,
+    changes: false,
     payload: RequestBase.extend({
       cursors: z.object({ logId: z.number().int().nonnegative(), eventSeq: z.number().int().nonnegative() }).optional(),
     }),
@@ -136,7 +171,16 @@ export interface Cursors {
   eventSeq: number;
 }
 
+/** Who this connection is, resolved once in the handshake. */
+export interface ConnectionIdentity {
+  mode: AuthMode;
+  /** Null in `none` mode. */
+  user: Me | null;
+  role: Role;
+}
+
 export interface Snapshot {
+  identity: ConnectionIdentity;
   models: ModelView[];
   llama: LlamaStatus[];
   config: ServerConfig;
@@ -174,6 +218,14 @@ export interface ResponseData {
   'logs:clear': { cleared: number };
   'settings:get': { settings: DashboardSettings };
   'settings:update': { settings: DashboardSettings };
+  'users:list': { users: UserView[] };
+  'users:create': { user: UserView };
+  'users:update': { user: UserView };
+  'users:password:reset': { user: UserView };
+  'users:delete': { userId: string };
+  'sessions:list': { sessions: SessionView[] };
+  'sessions:revoke': { handle: string };
+  'audit:query': { entries: AuditEntry[]; hasMore: boolean };
   'snapshot:get': Snapshot;
 }
 
@@ -232,7 +284,13 @@ export type ServerToClientEvents = ResultEvents & BroadcastHandlers;
 export type InterServerEvents = Record<string, never>;
 export interface SocketData {
   /** Resolved once in the handshake middleware. */
-  identity: { userId: string | null; role: Role };
+  identity: ConnectionIdentity;
+  /** SHA-256 (hex) of the session id in `local` mode; every request checks it is still valid. */
+  sessionHash: string | null;
+  /** The TCP peer (or the client address a trusted proxy reported). */
+  address: string;
+  /** True while this socket counts against the per-user and per-address connection caps. */
+  counted?: boolean;
 }
 
 export function okResponse<E extends RequestEvent>(event: E, data: ResponseData[E], requestId: string | null): ResponseEnvelope<E> {

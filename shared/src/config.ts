@@ -9,7 +9,7 @@ export type GpuLayers = z.infer<typeof GpuLayersSchema>;
  * `--metrics` is always on and is not a setting.
  */
 export const ServerConfigSchema = z.object({
-  /** Models directory as the supervisor sees it. */
+  /** Models directory as the supervisor sees it. From the environment only (`MODELS_DIR`). */
   modelsDir: z.string().min(1),
   /** Most models loaded at once (LRU eviction beyond); 0 = unlimited. */
   modelsMax: z.number().int().min(0).max(256),
@@ -20,6 +20,7 @@ export const ServerConfigSchema = z.object({
   /** Context size (`-c`); 0 = the model's training context. */
   ctxSize: z.number().int().min(0).max(16_777_216),
   gpuLayers: GpuLayersSchema,
+  /** Where llama-server listens. From the environment only (`LLAMA_HOST`, `LLAMA_PORT`). */
   host: z.string().min(1),
   port: z.number().int().min(1).max(65_535),
   /** `--models-autoload`: load a model on the first request that names it. */
@@ -42,8 +43,12 @@ export const DEFAULT_SERVER_CONFIG: ServerConfig = {
   extraArgs: [],
 };
 
-/** A partial update of the server configuration. */
-export const ServerConfigPatchSchema = ServerConfigSchema.partial();
+/**
+ * A partial update of the server configuration. `modelsDir`, `host` and `port` come from the
+ * supervisor's environment only (they decide what llama-server reads and where it listens), so
+ * an update cannot carry them: unknown keys are dropped by the schema.
+ */
+export const ServerConfigPatchSchema = ServerConfigSchema.omit({ modelsDir: true, host: true, port: true }).partial();
 export type ServerConfigPatch = z.infer<typeof ServerConfigPatchSchema>;
 
 /** Dashboard preferences, persisted by the gateway and shared by every user. */

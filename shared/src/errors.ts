@@ -10,8 +10,23 @@ export const ErrorCode = {
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   /** The caller's role does not allow this request. */
   FORBIDDEN: 'FORBIDDEN',
-  /** The caller is not signed in. */
+  /** The caller is not signed in, or their session ended. */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
+  /** Wrong user name or password (the same answer for both). */
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
+  /** The request came from a page whose Origin is neither the dashboard's nor in ALLOWED_ORIGINS. */
+  ORIGIN_NOT_ALLOWED: 'ORIGIN_NOT_ALLOWED',
+  /** Too many requests; `retryAfterMs` says when to try again. */
+  RATE_LIMITED: 'RATE_LIMITED',
+  USER_NOT_FOUND: 'USER_NOT_FOUND',
+  USER_EXISTS: 'USER_EXISTS',
+  /** The change would leave no enabled admin. */
+  LAST_ADMIN: 'LAST_ADMIN',
+  /** First-admin setup is over (a user exists) or the token is wrong. */
+  SETUP_UNAVAILABLE: 'SETUP_UNAVAILABLE',
+  SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  /** A llama-server flag or preset key that the flag policy refuses (the message names it and why). */
+  ARG_NOT_ALLOWED: 'ARG_NOT_ALLOWED',
   MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',
   /** The model file exists but is not a usable GGUF (reason in the message). */
   MODEL_INVALID: 'MODEL_INVALID',
@@ -43,20 +58,26 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 export interface ErrorInfo {
   code: ErrorCode;
   message: string;
+  /** With RATE_LIMITED: milliseconds until a retry can succeed. */
+  retryAfterMs?: number;
 }
 
 /** An error meant for the caller: its code and message are safe to show. */
 export class AppError extends Error {
   readonly code: ErrorCode;
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, options);
     this.name = 'AppError';
     this.code = code;
+    this.retryAfterMs = options?.retryAfterMs;
   }
 
   toInfo(): ErrorInfo {
-    return { code: this.code, message: this.message };
+    return this.retryAfterMs === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs };
   }
 }
 

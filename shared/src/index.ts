@@ -1,4 +1,6 @@
 export * from './api.js';
+export * from './arg-policy.js';
+export * from './auth.js';
 export * from './channels.js';
 export * from './config.js';
 export * from './errors.js';

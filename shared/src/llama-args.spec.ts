@@ -44,10 +44,17 @@ describe(presetProblems.name, () => {
 });
 
 describe(extraArgsProblems.name, () => {
-  it('refuses flags the supervisor owns and flags the binary does not have', () => {
-    expect(extraArgsProblems(['--port', '9', '--nope', '-c', '-1', '--temp=0.5'], ARGS)).toEqual([
-      '--port is set by the supervisor and cannot be an extra argument',
+  it('refuses flags the binary does not have, and leaves the policy to extraArgsPolicyProblems', () => {
+    expect(extraArgsProblems(['--port', '9', '--nope', '-c', '-1', '--temp=0.5'], [...ARGS, arg('port', ['--port'], 'string')])).toEqual([
       'unknown llama-server argument --nope',
     ]);
+  });
+
+  it('does not take a value that starts with "-" for a flag', () => {
+    expect(extraArgsProblems(['--temp', '-x'], ARGS)).toEqual([]);
+  });
+
+  it('checks nothing when the catalogue is not known yet', () => {
+    expect(extraArgsProblems(['--nope'], null)).toEqual([]);
   });
 });

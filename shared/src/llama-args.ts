@@ -38,7 +38,12 @@ export function argValueProblem(arg: LlamaArg, value: string): string | null {
   }
 }
 
-/** Problems of a preset document: unknown keys and values of the wrong type, per section. */
+/**
+ * Problems of a preset document that make it invalid for this binary: unknown keys and values of
+ * the wrong type, per section, as `[section] key: reason`. Whether a key may be used at all is the
+ * flag policy's call (`presetPolicyProblems` in arg-policy.ts). Without a catalogue nothing is
+ * checked here.
+ */
 export function presetProblems(preset: PresetDocument, args: readonly LlamaArg[] | null): string[] {
   const index = args === null ? null : indexArgs(args);
   const problems: string[] = [];
@@ -65,24 +70,30 @@ export function presetProblems(preset: PresetDocument, args: readonly LlamaArg[]
   return problems;
 }
 
-/** Flags the supervisor sets itself; extra arguments may not override them. */
-export const RESERVED_FLAGS: readonly string[] = [
-  '--host', '--port', '--models-dir', '--models-preset', '-m', '--model', '-hf', '--hf-repo', '--api-key',
-];
-
-/** Problems of extra command-line arguments: reserved or unknown flags. */
+/**
+ * Problems of extra command-line arguments that make them invalid for this binary: flags it does
+ * not have. Whether a known flag may be used at all is the flag policy's call
+ * (`extraArgsPolicyProblems` in arg-policy.ts, error code ARG_NOT_ALLOWED). Without a catalogue
+ * nothing is checked here. A flag's value (the next token) is skipped when the catalogue says it
+ * takes one, so a value that starts with "-" is not taken for a flag.
+ */
 export function extraArgsProblems(extra: readonly string[], args: readonly LlamaArg[] | null): string[] {
-  const index = args === null ? null : indexArgs(args);
+  if (args === null) {
+    return [];
+  }
+  const index = indexArgs(args);
   const problems: string[] = [];
-  for (const token of extra) {
+  for (let i = 0; i < extra.length; i++) {
+    const token = extra[i] ?? '';
     if (!token.startsWith('-') || /^-\d/.test(token)) {
       continue;
     }
     const flag = token.split('=')[0] ?? token;
-    if (RESERVED_FLAGS.includes(flag)) {
-      problems.push(`${flag} is set by the supervisor and cannot be an extra argument`);
-    } else if (index !== null && !index.has(flag)) {
+    const arg = index.get(flag);
+    if (arg === undefined) {
       problems.push(`unknown llama-server argument ${flag}`);
+    } else if (!token.includes('=') && arg.valueType !== 'flag' && !/^--?no-/.test(flag)) {
+      i++;
     }
   }
   return problems;

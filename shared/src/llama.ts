@@ -57,9 +57,20 @@ export const LlamaArgSchema = z.object({
 });
 export type LlamaArg = z.infer<typeof LlamaArgSchema>;
 
+/** The flag policy a supervisor enforces (see arg-policy.ts), published so others check the same. */
+export const ArgPolicyInfoSchema = z.object({
+  /** The models directory as llama-server sees it; path values must lie inside. */
+  modelsDir: z.string(),
+  /** Keys the operator allowed through the supervisor's `LLAMA_ALLOW_ARGS`. */
+  allow: z.array(z.string()),
+});
+export type ArgPolicyInfo = z.infer<typeof ArgPolicyInfoSchema>;
+
 export const LlamaArgCatalogueSchema = z.object({
   nodeId: z.string(),
   version: z.string().nullable(),
   args: z.array(LlamaArgSchema),
+  /** Absent from supervisors older than the flag policy. */
+  policy: ArgPolicyInfoSchema.optional(),
 });
 export type LlamaArgCatalogue = z.infer<typeof LlamaArgCatalogueSchema>;

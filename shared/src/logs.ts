@@ -12,6 +12,8 @@ export const LogSource = {
   supervisor: 'supervisor',
   llamaServer: 'llama-server',
   metrics: 'metrics',
+  /** Audit records (who changed what), mirrored from the audit log. */
+  audit: 'audit',
 } as const;
 export type LogSource = (typeof LogSource)[keyof typeof LogSource];
 export const LogSourceSchema = z.enum(LogSource);

@@ -53,6 +53,24 @@ export type MetricsSample = z.infer<typeof MetricsSampleSchema>;
 export const MetricsResolution = { raw: 'raw', minute: 'minute', hour: 'hour', auto: 'auto' } as const;
 export type MetricsResolution = (typeof MetricsResolution)[keyof typeof MetricsResolution];
 
+/**
+ * The most points `metrics:history` returns for one series. Longer ranges are downsampled by the
+ * gateway into groups of whole buckets (min of mins, max of maxes, average weighted by sample count),
+ * so a chart never needs to thin a reply itself.
+ */
+export const MAX_POINTS_PER_SERIES = 2000;
+
+/**
+ * The most points one `metrics:history` reply holds over all its series (about 3 MB of JSON):
+ * up to 16 series get MAX_POINTS_PER_SERIES each, more share this budget (64 series: 500 each).
+ */
+export const MAX_POINTS_PER_REQUEST = 32_000;
+
+/** Points per series in a `metrics:history` reply for `seriesCount` distinct series (at least 1). */
+export function historyPointsPerSeries(seriesCount: number): number {
+  return Math.max(1, Math.min(MAX_POINTS_PER_SERIES, Math.floor(MAX_POINTS_PER_REQUEST / Math.max(1, seriesCount))));
+}
+
 /** One point of a history series: a raw value, or a roll-up's min/avg/max. */
 export const MetricsPointSchema = z.object({ ts: num, min: num, avg: num, max: num });
 export type MetricsPoint = z.infer<typeof MetricsPointSchema>;

@@ -50,6 +50,67 @@ describe(parsePresetIni.name, () => {
   });
 });
 
+describe(`${parsePresetIni.name} on large input`, () => {
+  // Sizes of the `presets:validate` limit (512,000 characters). These assert results only; the
+  // parser's speed on them is measured by `npm run bench` (tests/bench/presets.bench.ts).
+  const SIZE = 500_000;
+  const fill = (line: (i: number) => string, header: string[] = []): { text: string; lines: number } => {
+    const out = [...header];
+    let size = header.reduce((n, l) => n + l.length + 1, 0);
+    for (let i = 0; size < SIZE; i++) {
+      const next = line(i);
+      out.push(next);
+      size += next.length + 1;
+    }
+    return { text: out.join('\n'), lines: out.length - header.length };
+  };
+
+  it('refuses 500 KB of empty sections as too many sections', () => {
+    const { text, lines } = fill((i) => `[s${i}]`);
+    expect(lines).toBeGreaterThan(10_000);
+    const result = parsePresetIni(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems).toHaveLength(1);
+      expect(result.problems[0]?.message).toMatch(/10000/);
+    }
+  });
+
+  it('reads 500 KB of 10,000 empty sections with long names', () => {
+    const name = (i: number): string => `org/some-model-repository-GGUF:Q4_K_M-variant-${String(i).padStart(5, '0')}`;
+    const text = Array.from({ length: 10_000 }, (_, i) => `[${name(i)}]`).join('\n');
+    expect(text.length).toBeGreaterThan(SIZE);
+    const result = parsePresetIni(text);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      expect(result.preset.sections).toHaveLength(10_000);
+      expect(result.preset.sections[9_999]).toEqual({ name: name(9_999), values: {} });
+    }
+  });
+
+  it('reports every repeat of a section in 500 KB of one repeated section', () => {
+    const { text, lines } = fill(() => '[a]');
+    const result = parsePresetIni(text);
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems).toHaveLength(lines - 1);
+      expect(result.problems[0]).toEqual({ line: 2, message: 'section [a] appears twice' });
+      expect(result.problems.at(-1)).toEqual({ line: lines, message: 'section [a] appears twice' });
+    }
+  });
+
+  it('reads 500 KB of keys in one section', () => {
+    const { text, lines } = fill((i) => `key-${i} = value ${i}`, ['[model]']);
+    const result = parsePresetIni(text);
+    expect(result.ok).toBe(true);
+    if (result.ok) {
+      const values = result.preset.sections[0]?.values ?? {};
+      expect(Object.keys(values)).toHaveLength(lines);
+      expect(values[`key-${lines - 1}`]).toBe(`value ${lines - 1}`);
+    }
+  });
+});
+
 describe(serializePresetIni.name, () => {
   it('writes what parsePresetIni reads back unchanged', () => {
     const preset: PresetDocument = {

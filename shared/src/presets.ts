@@ -50,11 +50,16 @@ export interface IniProblem {
 
 export type IniParseResult = { ok: true; preset: PresetDocument } | { ok: false; problems: IniProblem[] };
 
-/** Parses preset INI text; every problem is reported with its line number. */
+/**
+ * Parses preset INI text; every problem is reported with its line number.
+ * Linear in the size of the text: one pass over the lines, section names checked for duplicates
+ * through a set (a 500 KB file of empty sections is a single pass, not a pairwise comparison).
+ */
 export function parsePresetIni(text: string): IniParseResult {
   const problems: IniProblem[] = [];
   const global: PresetValues = {};
   const sections: PresetSection[] = [];
+  const sectionNames = new Set<string>();
   let current: PresetValues | null = null;
 
   text.split(/\r?\n/).forEach((raw, index) => {
@@ -70,9 +75,10 @@ export function parsePresetIni(text: string): IniParseResult {
         current = global;
         return;
       }
-      if (sections.some((s) => s.name === name)) {
+      if (sectionNames.has(name)) {
         problems.push({ line, message: `section [${name}] appears twice` });
       }
+      sectionNames.add(name);
       const values: PresetValues = {};
       sections.push({ name, values });
       current = values;

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { REQUEST_EVENT_NAMES, RequestEvents } from './api.js';
+import { redactSecrets, REDACTED, roleAllows } from './auth.js';
+
+describe(redactSecrets.name, () => {
+  it.each([
+    [{ username: 'a', password: 'p' }, { username: 'a', password: REDACTED }],
+    [{ settings: { hfToken: 't', 'api-key': 'k', ctx: '1' } }, { settings: { hfToken: REDACTED, 'api-key': REDACTED, ctx: '1' } }],
+    [{ config: { extraArgs: ['--api-key', 'k', '-c', '4096'] } }, { config: { extraArgs: ['--api-key', REDACTED, '-c', '4096'] } }],
+    [['--hf-token=abc', '--port', '1'], [`--hf-token=${REDACTED}`, '--port', '1']],
+    [{ headers: { Authorization: 'Bearer x', cookie: 'c' } }, { headers: { Authorization: REDACTED, cookie: REDACTED } }],
+    ['plain', 'plain'],
+  ])('redacts %j', (input, expected) => {
+    expect(redactSecrets(input)).toEqual(expected);
+  });
+
+  it('cuts off deep nesting instead of recursing without bound', () => {
+    let deep: unknown = 'leaf';
+    for (let i = 0; i < 100; i += 1) {
+      deep = { next: deep };
+    }
+    expect(JSON.stringify(redactSecrets(deep))).toContain(REDACTED);
+  });
+});
+
+describe(roleAllows.name, () => {
+  it('orders viewer < operator < admin', () => {
+    expect([roleAllows('viewer', 'operator'), roleAllows('operator', 'operator'), roleAllows('admin', 'operator')]).toEqual([false, true, true]);
+  });
+
+  it('marks every event that changes state as needing more than viewer, and every viewer event as a read', () => {
+    const viewerChanges = REQUEST_EVENT_NAMES.filter((e) => RequestEvents[e].role === 'viewer' && RequestEvents[e].changes);
+    expect(viewerChanges).toEqual([]);
+    expect(REQUEST_EVENT_NAMES.filter((e) => RequestEvents[e].changes).length).toBeGreaterThan(10);
+  });
+});
