@@ -7,14 +7,27 @@ import { errorMeta, type Logger } from '@llamaproxy/shared/node';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { createHttpApp } from './handlers/http.handler.js';
-import { attachRequestHandlers } from './handlers/socket.handler.js';
+import { createAuthRouter } from './handlers/auth.routes.js';
+import { createRequestHandlers } from './handlers/request-handlers.js';
+import { shareSettings } from './handlers/settings.handlers.js';
+import { attachRequestHandlers, createHandshake, dropHandshakeRequest, createRequestLimiter, SocketRooms } from './handlers/socket.handler.js';
+import { AuditRepository } from './repositories/audit.repository.js';
+import { ProxyTrust } from './repositories/proxy-trust.js';
+import { SessionRepository } from './repositories/session.repository.js';
+import { UserRepository } from './repositories/user.repository.js';
+import { ActivityLog } from './services/activity-log.js';
+import { AuditService } from './services/audit.service.js';
+import { AuthService } from './services/auth.service.js';
+import { JobService } from './services/job.service.js';
+import { PresetChanges } from './services/preset-changes.js';
+import { SnapshotService } from './services/snapshot.service.js';
+import { UsersService } from './services/users.service.js';
 import { ControlQueue } from './repositories/control-queue.js';
 import { LogRepository } from './repositories/log.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { ModelRepository } from './repositories/model.repository.js';
 import { StateRepository } from './repositories/state.repository.js';
 import { StreamConsumer } from './repositories/stream-consumer.js';
-import { ApiService } from './services/api.service.js';
 import { Broadcaster, type IoServer } from './services/broadcaster.js';
 import { DashboardState } from './services/dashboard-state.js';
 import { IngestService } from './services/ingest.service.js';
@@ -37,6 +50,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let consumer: StreamConsumer | null = null;
   let control: ControlQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  let stopProxies: () => void = () => undefined;
   const redisClients: Redis[] = [];
   let port = config.port;
 
@@ -70,6 +84,27 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const sub = pub.duplicate();
       redisClients.push(sub);
 
+      const users = new UserRepository(database);
+      const sessions = new SessionRepository(database);
+      const auditRepo = new AuditRepository(database);
+      // The kicker needs the Socket.IO server, which needs the HTTP app: it is bound below.
+      let kick: (room: string) => void = () => undefined;
+      const proxies = new ProxyTrust(config.auth.trustedProxies, config.auth.internalProxies);
+      await proxies.start();
+      stopProxies = () => proxies.stop();
+      const auth = new AuthService({
+        config: config.auth,
+        proxies,
+        users,
+        sessions,
+        state,
+        redis,
+        kicker: { kickUser: (id) => kick(SocketRooms.user(id)), kickSession: (hash) => kick(SocketRooms.session(hash)) },
+        logger,
+      });
+      await auth.bootstrap();
+      let audit: AuditService | null = null;
+
       const app = createHttpApp(
         {
           redis: async () => (await redis.ping().catch(() => null)) === 'PONG',
@@ -82,7 +117,14 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           },
         },
         config.webDistDir,
+        (express) => express.use('/api/auth', createAuthRouter({ auth, audit: { record: async (input) => requireAudit().record(input) }, allowedOrigins: config.auth.allowedOrigins, logger })),
       );
+      const requireAudit = (): AuditService => {
+        if (audit === null) {
+          throw new Error('audit service used before start');
+        }
+        return audit;
+      };
       const server = createServer(app);
       http = server;
       const ioServer: IoServer = new Server(server, {
@@ -94,26 +136,33 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       });
       io = ioServer;
       // Socket.IO keeps each session's first HTTP request unless told not to (its docs: "Memory
-      // usage"); identity is resolved from the handshake, which keeps its own copy of the headers.
-      ioServer.engine.on('connection', (raw: { request: unknown }) => {
-        raw.request = null;
-      });
+      // usage"); the few headers identity needs are copied first (the handshake reads them later).
+      const proxyHeaders = [config.auth.proxy.userHeader, config.auth.proxy.groupsHeader];
+      ioServer.engine.on('connection', (raw: Parameters<typeof dropHandshakeRequest>[0]) => dropHandshakeRequest(raw, proxyHeaders));
+      kick = (room) => void ioServer.in(room).disconnectSockets(true);
       const broadcaster = new Broadcaster(ioServer, redis);
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
-      const api = new ApiService({ dashboard, logs, metrics, control, broadcaster, redis, logger });
-      await api.shareSettings();
-      await control.init((update) => void api.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
-
-      // Identity is resolved once per connection; sign-in will replace the default role here.
-      ioServer.use((socket, next) => {
-        socket.data.identity = { userId: null, role: config.defaultRole };
-        next();
+      const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
+      audit = new AuditService(auditRepo, activity, logger);
+      const jobs = new JobService({ control, dashboard, broadcaster, activity });
+      const presets = new PresetChanges({ dashboard, jobs });
+      const snapshots = new SnapshotService({ dashboard, logs, broadcaster });
+      const handlers = createRequestHandlers({
+        dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
+        users: new UsersService(users, auth), auth, sessions, audit: auditRepo,
       });
+      await shareSettings(redis, dashboard.settings());
+      await control.init((update) => void jobs.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
+
+      const handshake = createHandshake(auth, config);
+      ioServer.use(handshake.middleware);
+      const limit = createRequestLimiter(config.limits);
       const socketLog = logger.child({ module: 'socket' });
       ioServer.on('connection', (socket) => {
-        attachRequestHandlers(socket, api, socketLog);
-        void api
-          .snapshot()
+        socket.on('disconnect', () => handshake.release(socket));
+        attachRequestHandlers(socket, { handlers, auth, audit: requireAudit(), limit, log: socketLog });
+        void snapshots
+          .snapshot(socket.data.identity)
           .then((snapshot) => socket.emit('snapshot', { type: 'broadcast', event: 'snapshot', data: snapshot, seq: snapshot.cursors.eventSeq, timestamp: Date.now() }))
           .catch((err: unknown) => logger.warn('snapshot failed', errorMeta(err)));
       });
@@ -130,6 +179,8 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           metrics.prune({ raw: r.rawHours * hour, minute: r.minuteDays * DAY, hour: r.hourDays * DAY });
           logs.prune(r.logsMaxRows, r.logsMaxAgeDays * DAY);
           state.pruneIngested(DAY);
+          auth.pruneSessions();
+          auditRepo.prune(config.auth.auditRetentionMs);
         } catch (err) {
           logger.warn('pruning failed', errorMeta(err));
         }
@@ -153,6 +204,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       if (pruneTimer !== null) {
         clearInterval(pruneTimer);
       }
+      stopProxies();
       http?.close();
       await consumer?.stop();
       if (io !== null) {

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { DEFAULT_SERVER_CONFIG, GpuLayersSchema, Role, type ServerConfig } from '@llamaproxy/shared';
-import { envBool, envInt, envList, envLogLevel, parseEnv } from '@llamaproxy/shared/node';
+import { AuthMode, DEFAULT_SERVER_CONFIG, GpuLayersSchema, UsernameSchema, type ServerConfig } from '@llamaproxy/shared';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, parseEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 const EnvSchema = z.object({
   REDIS_URL: z.string().url(),
@@ -14,8 +15,34 @@ const EnvSchema = z.object({
   GATEWAY_REPLICA_ID: z.string().default(`${hostname()}-${process.pid}`),
   /** The supervisor node that control requests go to. */
   SUPERVISOR_NODE_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/).default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64)),
-  /** Role of every connection until sign-in exists. */
-  DEFAULT_ROLE: z.enum(Role).default('admin'),
+  /** Who may connect: `local` users in SQLite (default), `proxy` headers from a trusted proxy, or `none`. */
+  AUTH_MODE: z.enum(AuthMode).default('local'),
+  /** The first admin, created at start when no user exists (local mode). */
+  ADMIN_USERNAME: UsernameSchema.optional(),
+  ADMIN_PASSWORD: z.string().min(10).max(256).optional(),
+  /** A file holding the first admin's password (a Docker secret); wins over ADMIN_PASSWORD. */
+  ADMIN_PASSWORD_FILE: z.string().optional(),
+  /** Origins besides the dashboard's own that may open sockets and send POSTs (never `*`). */
+  ALLOWED_ORIGINS: envList(),
+  /** Peers whose X-Forwarded-* and identity headers are believed: CIDRs or addresses (proxy-addr syntax, also `loopback`, `uniquelocal`). */
+  TRUSTED_PROXIES: envList(),
+  /** The stack's own pass-through hops (compose: `web`): addresses, CIDRs or host names. They add X-Forwarded-For but never vouch for a user. */
+  INTERNAL_PROXIES: envList(),
+  PROXY_USER_HEADER: z.string().default('Remote-User'),
+  PROXY_GROUPS_HEADER: z.string().default('Remote-Groups'),
+  PROXY_ADMIN_GROUPS: envList(),
+  PROXY_OPERATOR_GROUPS: envList(),
+  /** A session ends after this long without a request. */
+  SESSION_IDLE_MINUTES: envInt(7 * 24 * 60, 1),
+  /** A session ends this long after sign-in, however active. */
+  SESSION_MAX_DAYS: envInt(30, 1, 3650),
+  AUDIT_RETENTION_DAYS: envInt(365, 1, 36_500),
+  /** Socket requests per connection: burst size and refill per second (token bucket). */
+  RATE_LIMIT_REQUESTS_PER_SEC: envInt(20, 1),
+  RATE_LIMIT_BURST: envInt(60, 1),
+  /** Open sockets per user and per address on this replica. */
+  MAX_CONNECTIONS_PER_USER: envInt(32, 1),
+  MAX_CONNECTIONS_PER_ADDRESS: envInt(64, 1),
   /** Serve the built web app from here too (development); in compose the web service does. */
   WEB_DIST_DIR: z.string().optional(),
   /** How long a request waits for a control job to be accepted before answering. */
@@ -30,11 +57,26 @@ const EnvSchema = z.object({
   LLAMA_CTX_SIZE: envInt(DEFAULT_SERVER_CONFIG.ctxSize, 0),
   LLAMA_GPU_LAYERS: z.string().default(String(DEFAULT_SERVER_CONFIG.gpuLayers)),
   LLAMA_MODELS_AUTOLOAD: envBool(DEFAULT_SERVER_CONFIG.autoload),
-  LLAMA_EXTRA_ARGS: envList(),
+  /** No secret flags (`--api-key`, `--hf-token`): the supervisor refuses them too. */
+  LLAMA_EXTRA_ARGS: envLlamaExtraArgs(),
   METRICS_RETENTION_PRUNE_MS: envInt(60_000, 100),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
+
+/** Identity settings, from the environment only. */
+export interface AuthConfig {
+  mode: AuthMode;
+  /** The first admin to create when no user exists; null when not configured. */
+  bootstrapAdmin: { username: string; password: string } | null;
+  allowedOrigins: string[];
+  trustedProxies: string[];
+  internalProxies: string[];
+  proxy: { userHeader: string; groupsHeader: string; adminGroups: string[]; operatorGroups: string[] };
+  sessionIdleMs: number;
+  sessionMaxMs: number;
+  auditRetentionMs: number;
+}
 
 export interface GatewayConfig {
   redisUrl: string;
@@ -43,7 +85,8 @@ export interface GatewayConfig {
   dbPath: string;
   replicaId: string;
   nodeId: string;
-  defaultRole: Role;
+  auth: AuthConfig;
+  limits: { requestsPerSec: number; burst: number; connectionsPerUser: number; connectionsPerAddress: number };
   webDistDir: string | null;
   jobTimeoutMs: number;
   initialServerConfig: ServerConfig;
@@ -55,13 +98,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
   const e = parseEnv('gateway', EnvSchema, env);
   const gpuLayers = GpuLayersSchema.parse(/^\d+$/.test(e.LLAMA_GPU_LAYERS) ? Number(e.LLAMA_GPU_LAYERS) : e.LLAMA_GPU_LAYERS);
   return {
-    redisUrl: e.REDIS_URL,
+    redisUrl: redisUrlFromEnv('gateway', e.REDIS_URL, env),
     host: e.GATEWAY_HOST,
     port: e.GATEWAY_PORT,
     dbPath: join(e.DATA_DIR, 'llamaproxy.db'),
     replicaId: e.GATEWAY_REPLICA_ID,
     nodeId: e.SUPERVISOR_NODE_ID,
-    defaultRole: e.DEFAULT_ROLE,
+    auth: {
+      mode: e.AUTH_MODE,
+      bootstrapAdmin: bootstrapAdmin(e.ADMIN_USERNAME, e.ADMIN_PASSWORD_FILE, e.ADMIN_PASSWORD),
+      allowedOrigins: e.ALLOWED_ORIGINS.map(normalizeOrigin),
+      trustedProxies: e.TRUSTED_PROXIES,
+      internalProxies: e.INTERNAL_PROXIES,
+      proxy: {
+        userHeader: e.PROXY_USER_HEADER.toLowerCase(),
+        groupsHeader: e.PROXY_GROUPS_HEADER.toLowerCase(),
+        adminGroups: e.PROXY_ADMIN_GROUPS,
+        operatorGroups: e.PROXY_OPERATOR_GROUPS,
+      },
+      sessionIdleMs: e.SESSION_IDLE_MINUTES * 60_000,
+      sessionMaxMs: e.SESSION_MAX_DAYS * 86_400_000,
+      auditRetentionMs: e.AUDIT_RETENTION_DAYS * 86_400_000,
+    },
+    limits: {
+      requestsPerSec: e.RATE_LIMIT_REQUESTS_PER_SEC,
+      burst: e.RATE_LIMIT_BURST,
+      connectionsPerUser: e.MAX_CONNECTIONS_PER_USER,
+      connectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+    },
     webDistDir: e.WEB_DIST_DIR ?? null,
     jobTimeoutMs: e.JOB_TIMEOUT_MS,
     initialServerConfig: {
@@ -79,4 +143,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     pruneIntervalMs: e.METRICS_RETENTION_PRUNE_MS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
   };
+}
+
+function bootstrapAdmin(username: string | undefined, passwordFile: string | undefined, password: string | undefined): AuthConfig['bootstrapAdmin'] {
+  if (username === undefined) {
+    if (passwordFile !== undefined || password !== undefined) {
+      throw new ConfigError('gateway', [{ key: 'ADMIN_USERNAME', message: 'required with ADMIN_PASSWORD or ADMIN_PASSWORD_FILE' }]);
+    }
+    return null;
+  }
+  let secret = password;
+  if (passwordFile !== undefined) {
+    try {
+      secret = readFileSync(passwordFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ConfigError('gateway', [{ key: 'ADMIN_PASSWORD_FILE', message: `cannot read ${passwordFile}: ${(err as Error).message}` }]);
+    }
+  }
+  if (secret === undefined || secret.length < 10) {
+    throw new ConfigError('gateway', [{ key: passwordFile === undefined ? 'ADMIN_PASSWORD' : 'ADMIN_PASSWORD_FILE', message: 'the first admin needs a password of at least 10 characters' }]);
+  }
+  return { username, password: secret };
+}
+
+/** `https://Example.com:443/` → `https://example.com`; `*` is refused (the issue's rule: never a wildcard). */
+function normalizeOrigin(value: string): string {
+  if (value === '*') {
+    throw new ConfigError('gateway', [{ key: 'ALLOWED_ORIGINS', message: '"*" is not allowed: list each origin' }]);
+  }
+  try {
+    return new URL(value).origin;
+  } catch {
+    throw new ConfigError('gateway', [{ key: 'ALLOWED_ORIGINS', message: `"${value}" is not an origin like https://dash.example.com` }]);
+  }
 }

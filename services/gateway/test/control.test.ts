@@ -40,7 +40,7 @@ describe('gateway with a real supervisor', () => {
     await redis.flushdb();
     redis.disconnect();
     supervisor = startService('supervisor', { ...shared, LLAMA_SERVER_BIN: inject('llamaServerBin'), SUPERVISOR_DATA_DIR: join(dir, 'supervisor') });
-    gateway = startService('gateway', { ...shared, DATA_DIR: join(dir, 'gateway'), GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1' });
+    gateway = startService('gateway', { ...shared, AUTH_MODE: 'none', DATA_DIR: join(dir, 'gateway'), GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${gatewayPort}/readyz`)).ok, { timeoutMs: 30_000, what: 'gateway ready' });
     client = await TestClient.connect(`http://127.0.0.1:${gatewayPort}`);
     observer = await TestClient.connect(`http://127.0.0.1:${gatewayPort}`);

@@ -28,6 +28,7 @@ describe('gateway', () => {
   };
   const startGateway = async (): Promise<void> => {
     gateway = startService('gateway', {
+      AUTH_MODE: 'none',
       REDIS_URL: redisUrl,
       DATA_DIR: dir,
       GATEWAY_PORT: String(port),

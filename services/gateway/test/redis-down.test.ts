@@ -30,7 +30,7 @@ describe('gateway without Redis', () => {
     await publishToStream(redis, RedisKeys.statusStream, { kind: 'catalogue', nodeId: 'n1', catalogue: catalogue('n1', ['alpha']) });
     redis.disconnect();
     port = await freePort();
-    gateway = startService('gateway', { REDIS_URL: redisUrl, DATA_DIR: dir, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', SUPERVISOR_NODE_ID: 'n1' });
+    gateway = startService('gateway', { AUTH_MODE: 'none', REDIS_URL: redisUrl, DATA_DIR: dir, GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', SUPERVISOR_NODE_ID: 'n1' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok, { timeoutMs: 30_000, what: 'gateway ready' });
     client = await TestClient.connect(`http://127.0.0.1:${port}`);
     await waitFor(async () => {

@@ -27,6 +27,7 @@ describe('gateway replicas', () => {
     for (const name of ['replica-a', 'replica-b']) {
       const port = await freePort();
       const proc = startService('gateway', {
+        AUTH_MODE: 'none',
         REDIS_URL: redisUrl,
         DATA_DIR: dir,
         GATEWAY_PORT: String(port),

@@ -8,3 +8,4 @@ export * from './services.js';
 export * from './streams.js';
 export * from './provided.js';
 export * from './socket-client.js';
+export * from './expect.js';

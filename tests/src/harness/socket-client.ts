@@ -23,13 +23,15 @@ export class TestClient {
   readonly socket: ApiSocket;
   readonly received: RecordedEvent[] = [];
 
-  constructor(url: string, path = SOCKET_PATH) {
-    this.socket = io(url, { path, transports: ['websocket'], reconnection: false, forceNew: true });
+  /** `headers`: extra handshake headers (a session `cookie`, an `origin`, a proxy's `remote-user`). */
+  constructor(url: string, path = SOCKET_PATH, headers: Record<string, string> = {}) {
+    this.socket = io(url, { path, transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: headers });
     this.socket.onAny((event: string, payload: unknown) => this.received.push({ event, payload }));
   }
 
-  static async connect(url: string, path = SOCKET_PATH): Promise<TestClient> {
-    const client = new TestClient(url, path);
+  /** Connects, or rejects with the handshake's `connect_error` (its message is the error code). */
+  static async connect(url: string, path = SOCKET_PATH, headers: Record<string, string> = {}): Promise<TestClient> {
+    const client = new TestClient(url, path, headers);
     await new Promise<void>((resolve, reject) => {
       client.socket.once('connect', () => resolve());
       client.socket.once('connect_error', reject);
@@ -60,4 +62,24 @@ export class TestClient {
   close(): void {
     this.socket.close();
   }
+}
+
+/**
+ * Signs in through the gateway's HTTP API and returns the session cookie (`name=value`) for
+ * `TestClient.connect(url, undefined, { cookie })`; throws with the status and body otherwise.
+ */
+export async function signIn(baseUrl: string, username: string, password: string, headers: Record<string, string> = {}): Promise<string> {
+  const res = await fetch(`${baseUrl}/api/auth/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!res.ok) {
+    throw new Error(`sign-in failed: ${res.status} ${await res.text()}`);
+  }
+  const cookie = res.headers.getSetCookie().find((c) => c.startsWith('llamaproxy_session='));
+  if (cookie === undefined) {
+    throw new Error('sign-in answered without a session cookie');
+  }
+  return cookie.split(';')[0]!;
 }

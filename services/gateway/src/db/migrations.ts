@@ -66,4 +66,79 @@ export const MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX ingested_ts ON ingested (ts);
   `,
+  /* 2: identity (users, sessions) and the audit log */ `
+  CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    -- argon2id PHC string; NULL for users that only sign in through the proxy.
+    password_hash TEXT,
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+    disabled INTEGER NOT NULL DEFAULT 0,
+    origin TEXT NOT NULL CHECK (origin IN ('local', 'proxy', 'none')),
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_seen_at INTEGER
+  );
+
+  -- Only the SHA-256 of a session id is stored: a copy of the database signs nobody in.
+  CREATE TABLE sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    address TEXT,
+    user_agent TEXT
+  ) WITHOUT ROWID;
+  CREATE INDEX sessions_user ON sessions (user_id);
+  CREATE INDEX sessions_expires ON sessions (expires_at);
+
+  CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    user_id TEXT,
+    username TEXT,
+    role TEXT,
+    address TEXT,
+    event TEXT NOT NULL,
+    target TEXT,
+    summary TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    error_code TEXT,
+    request_id TEXT
+  );
+  CREATE INDEX audit_log_ts ON audit_log (ts);
+  CREATE INDEX audit_log_username ON audit_log (username, id);
+  CREATE INDEX audit_log_event ON audit_log (event, id);
+  `,
+  /* 3: logs:query served by indexes (a trigram full-text index, composite filter indexes) */ `
+  -- Substring search over logs.message: an external-content FTS5 table (the text stays in logs only)
+  -- with the trigram tokenizer, which answers LIKE '%abc%' from the index for runs of 3+ characters.
+  -- detail=none keeps the index near the size of the text; LIKE rechecks each candidate row.
+  CREATE VIRTUAL TABLE logs_fts USING fts5(
+    message,
+    content = 'logs',
+    content_rowid = 'id',
+    tokenize = 'trigram case_sensitive 0',
+    detail = none
+  );
+  INSERT INTO logs_fts (logs_fts) VALUES ('rebuild');
+  CREATE TRIGGER logs_fts_insert AFTER INSERT ON logs BEGIN
+    INSERT INTO logs_fts (rowid, message) VALUES (new.id, new.message);
+  END;
+  CREATE TRIGGER logs_fts_delete AFTER DELETE ON logs BEGIN
+    INSERT INTO logs_fts (logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+  END;
+  CREATE TRIGGER logs_fts_update AFTER UPDATE OF message ON logs BEGIN
+    INSERT INTO logs_fts (logs_fts, rowid, message) VALUES ('delete', old.id, old.message);
+    INSERT INTO logs_fts (rowid, message) VALUES (new.id, new.message);
+  END;
+
+  -- Filters newest first by id: a level set ("warn and worse" is level IN (...)), with or without a
+  -- source or a model; a model alone. A source alone has logs_source_id from migration 1.
+  CREATE INDEX logs_level_id ON logs (level, id);
+  CREATE INDEX logs_level_source_id ON logs (level, source, id);
+  CREATE INDEX logs_level_model_id ON logs (level, model_id, id);
+  CREATE INDEX logs_model_id ON logs (model_id, id);
+  `,
 ];

@@ -12,6 +12,7 @@ interface LogRow {
   message: string;
 }
 
+/** A `logs:query` request: filters, an optional cursor, and the page size. */
 export interface LogQuery {
   level?: LogLevel | undefined;
   source?: LogSource | undefined;
@@ -32,12 +33,59 @@ const toEntry = (r: LogRow): LogEntry => ({
   message: r.message,
 });
 
-/** Stored log lines; ids increase monotonically and are the clients' resume cursor. */
+/**
+ * A text search that the trigram index cannot answer (no run of 3 or more characters between the
+ * `%` and `_` it contains) scans the messages of at most this many of the newest lines (ids above
+ * the newest id minus this), instead of the whole table.
+ */
+export const LOG_SCAN_WINDOW_ROWS = 50_000;
+
+/**
+ * Index matches of a text search examined at once. When the newest this many matches hold too few
+ * lines that also pass the level/source/model filters, the filters' index answers instead.
+ */
+export const LOG_TEXT_CANDIDATES = 5_000;
+
+/** The bounds of `LogRepository.query`'s plans (see the constants above). */
+export interface LogQueryLimits {
+  scanWindowRows: number;
+  textCandidates: number;
+}
+
+const LEVELS = Object.keys(LOG_LEVEL_RANK) as LogLevel[];
+
+/** LIKE pattern for a literal substring, with `ESCAPE '\'`. */
+const likeLiteral = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Whether the trigram index can narrow `LIKE '%text%'`: a run of 3+ characters without `%`/`_`. */
+export function trigramSearchable(text: string): boolean {
+  return text.split(/[%_]/).some((run) => [...run].length >= 3);
+}
+
+interface Clause {
+  sql: string;
+  params: (string | number)[];
+}
+
+/** The level set a query keeps (null: every level), and its source/model conditions on `l`. */
+interface Filters {
+  levels: LogLevel[] | null;
+  clauses: Clause[];
+}
+
+/**
+ * Stored log lines; ids increase monotonically and are the clients' resume cursor.
+ * Migration 3 keeps `logs_fts` (trigram full-text index over `message`) in step by triggers, and
+ * indexes level/source/model together with id, so that every query reads an index in id order.
+ */
 export class LogRepository {
   private readonly db: Db;
+  private readonly limits: LogQueryLimits;
 
-  constructor(db: Db) {
+  /** `limits` exist for tests (small tables); the defaults are LOG_SCAN_WINDOW_ROWS, LOG_TEXT_CANDIDATES. */
+  constructor(db: Db, limits: Partial<LogQueryLimits> = {}) {
     this.db = db;
+    this.limits = { scanWindowRows: LOG_SCAN_WINDOW_ROWS, textCandidates: LOG_TEXT_CANDIDATES, ...limits };
   }
 
   /** Inserts records (call inside the ingest transaction); returns them with their ids. */
@@ -54,40 +102,31 @@ export class LogRepository {
   /**
    * `afterId`: entries after the cursor, oldest first (resume, live tail).
    * Otherwise: newest first, before `beforeId` when given (scrolling back).
+   * `level` keeps that level and worse; `text` is a case-insensitive (ASCII) substring, `%` and `_`
+   * literal. Returns at most `limit` entries and whether more match beyond them.
+   *
+   * Plans, each reading an index in id order and stopping at `limit + 1` rows:
+   * - no text: the level/source/model index (migration 3), or the table itself;
+   * - text with a run of 3+ characters: the newest LOG_TEXT_CANDIDATES trigram-index matches, checked
+   *   against the filters; when they hold too few, the filters' indexes with the text checked per
+   *   row (or, without filters, the full-text index to its end);
+   * - shorter text (or only `%`/`_` between short runs): the newest LOG_SCAN_WINDOW_ROWS lines only,
+   *   scanned; older lines are not searched for it.
    */
   query(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (q.level !== undefined) {
-      const levels = Object.entries(LOG_LEVEL_RANK)
-        .filter(([, rank]) => rank <= LOG_LEVEL_RANK[q.level as LogLevel])
-        .map(([name]) => name);
-      where.push(`level IN (${levels.map(() => '?').join(', ')})`);
-      params.push(...levels);
-    }
-    if (q.source !== undefined) {
-      where.push('source = ?');
-      params.push(q.source);
-    }
-    if (q.modelId !== undefined) {
-      where.push('model_id = ?');
-      params.push(q.modelId);
-    }
-    if (q.text !== undefined && q.text !== '') {
-      where.push("message LIKE ? ESCAPE '\\'");
-      params.push(`%${q.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
-    }
     const ascending = q.afterId !== undefined;
-    if (q.afterId !== undefined) {
-      where.push('id > ?');
-      params.push(q.afterId);
+    const filters = this.filterClauses(q);
+    const cursor = cursorClause(q, 'l.id');
+    const page = q.limit + 1;
+    let rows: LogRow[];
+    if (q.text === undefined || q.text === '') {
+      rows = this.selectFiltered(filters, [cursor], ascending, page);
+    } else if (!trigramSearchable(q.text)) {
+      const floor = this.latestId() - this.limits.scanWindowRows;
+      rows = this.selectFiltered(filters, [cursor, { sql: 'l.id > ?', params: [floor] }, textClause(q.text)], ascending, page);
+    } else {
+      rows = this.searchText(q.text, filters, q, ascending, page);
     }
-    if (q.beforeId !== undefined) {
-      where.push('id < ?');
-      params.push(q.beforeId);
-    }
-    const sql = `SELECT * FROM logs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as LogRow[];
     const hasMore = rows.length > q.limit;
     return { entries: rows.slice(0, q.limit).map(toEntry), hasMore };
   }
@@ -96,11 +135,30 @@ export class LogRepository {
     return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM logs').get() as { id: number }).id;
   }
 
+  /**
+   * Deletes every line; returns how many. The delete trigger is dropped for the statement (and
+   * recreated from its stored SQL, in the same write transaction) so that the table is truncated at
+   * once and the full-text index emptied with one 'delete-all', not one delete per line.
+   */
   clear(): number {
-    return this.db.prepare('DELETE FROM logs').run().changes;
+    const run = this.db.transaction((): number => {
+      const trigger = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'logs_fts_delete'").pluck().get() as
+        | string
+        | undefined;
+      if (trigger === undefined) {
+        return this.db.prepare('DELETE FROM logs').run().changes;
+      }
+      const count = this.db.prepare('SELECT COUNT(*) FROM logs').pluck().get() as number;
+      this.db.exec('DROP TRIGGER logs_fts_delete');
+      this.db.prepare('DELETE FROM logs').run();
+      this.db.prepare("INSERT INTO logs_fts (logs_fts) VALUES ('delete-all')").run();
+      this.db.exec(trigger);
+      return count;
+    });
+    return run.immediate();
   }
 
-  /** Keeps at most `maxRows` lines and none older than `maxAgeMs`. */
+  /** Keeps at most `maxRows` lines and none older than `maxAgeMs` (the trigger updates the index). */
   prune(maxRows: number, maxAgeMs: number, now = Date.now()): number {
     let removed = this.db.prepare('DELETE FROM logs WHERE ts < ?').run(now - maxAgeMs).changes;
     const cutoff = this.db.prepare('SELECT id FROM logs ORDER BY id DESC LIMIT 1 OFFSET ?').get(maxRows) as { id: number } | undefined;
@@ -109,4 +167,106 @@ export class LogRepository {
     }
     return removed;
   }
+
+  /** Level, source and model filters, written so that the composite indexes serve them. */
+  private filterClauses(q: LogQuery): Filters {
+    const clauses: Clause[] = [];
+    let levels: LogLevel[] | null = null;
+    if (q.level !== undefined) {
+      const rank = LOG_LEVEL_RANK[q.level];
+      levels = LEVELS.filter((name) => LOG_LEVEL_RANK[name] <= rank);
+      // Every level is no filter at all (and must not steer the plan to a level index).
+      if (levels.length === LEVELS.length) {
+        levels = null;
+      }
+    }
+    if (q.source !== undefined) {
+      // With a model too, `+` keeps the source off the index choice: the model's index is narrower.
+      clauses.push({ sql: q.modelId !== undefined ? '+l.source = ?' : 'l.source = ?', params: [q.source] });
+    }
+    if (q.modelId !== undefined) {
+      clauses.push({ sql: 'l.model_id = ?', params: [q.modelId] });
+    }
+    return { levels, clauses };
+  }
+
+  /**
+   * Rows passing `filters` and `extra`, in id order, at most `page`. A level set is one branch per
+   * level (`level = ?` with the other conditions: an exact seek into (level, source|model, id)),
+   * each stopping at `page` rows, merged by id: with `level IN (...)` SQLite would rather walk the
+   * source's or model's index in id order and test the level of every row, slow when the levels
+   * are rare (`warn` on a busy llama-server).
+   */
+  private selectFiltered(filters: Filters, extra: Clause[], ascending: boolean, page: number): LogRow[] {
+    const rest = [...filters.clauses, ...extra].filter((c) => c.sql !== '');
+    if (filters.levels === null) {
+      return this.select(rest, ascending, page);
+    }
+    const order = ascending ? 'ASC' : 'DESC';
+    const branches = filters.levels.map((level) => {
+      const where = [{ sql: 'l.level = ?', params: [level] }, ...rest];
+      return {
+        sql: `SELECT * FROM (SELECT l.* FROM logs l WHERE ${where.map((c) => c.sql).join(' AND ')} ORDER BY l.id ${order} LIMIT ?)`,
+        params: [...where.flatMap((c) => c.params), page],
+      };
+    });
+    const sql = `${branches.map((b) => b.sql).join(' UNION ALL ')} ORDER BY id ${order} LIMIT ?`;
+    return this.db.prepare(sql).all(...branches.flatMap((b) => b.params), page) as LogRow[];
+  }
+
+  /** `SELECT l.* FROM <from> WHERE <clauses> ORDER BY <orderBy> LIMIT page`; `orderBy` names the id. */
+  private select(clauses: Clause[], ascending: boolean, page: number, from = 'logs l', orderBy = 'l.id'): LogRow[] {
+    const used = clauses.filter((c) => c.sql !== '');
+    const where = used.length > 0 ? `WHERE ${used.map((c) => c.sql).join(' AND ')}` : '';
+    const sql = `SELECT l.* FROM ${from} ${where} ORDER BY ${orderBy} ${ascending ? 'ASC' : 'DESC'} LIMIT ?`;
+    return this.db.prepare(sql).all(...used.flatMap((c) => c.params), page) as LogRow[];
+  }
+
+  /** Text with a run of 3+ characters: through the trigram index (see `query`). */
+  private searchText(text: string, filters: Filters, q: LogQuery, ascending: boolean, page: number): LogRow[] {
+    // The index narrows with the text's own `%`/`_` as wildcards (a superset); the literal LIKE decides.
+    const loose = `%${text}%`;
+    const exact = textClause(text);
+    const ftsCursor = cursorClause(q, 'rowid');
+    const order = ascending ? 'ASC' : 'DESC';
+    const candidates = this.db
+      .prepare(`SELECT rowid FROM logs_fts WHERE message LIKE ?${ftsCursor.sql !== '' ? ` AND ${ftsCursor.sql}` : ''} ORDER BY rowid ${order} LIMIT ?`)
+      .pluck()
+      .all(loose, ...ftsCursor.params, this.limits.textCandidates) as number[];
+    const inCandidates: Clause = { sql: 'l.id IN (SELECT value FROM json_each(?))', params: [JSON.stringify(candidates)] };
+    const levels: Clause[] = filters.levels === null ? [] : [{ sql: `l.level IN (${filters.levels.map(() => '?').join(', ')})`, params: filters.levels }];
+    const rows = this.select([inCandidates, exact, ...levels, ...filters.clauses], ascending, page);
+    // Complete when every match was a candidate, or when the newest candidates already fill the page.
+    if (candidates.length < this.limits.textCandidates || rows.length >= page) {
+      return rows;
+    }
+    if (filters.levels !== null || filters.clauses.length > 0) {
+      return this.selectFiltered(filters, [cursorClause(q, 'l.id'), exact], ascending, page);
+    }
+    return this.select(
+      [{ sql: 'f.message LIKE ?', params: [loose] }, cursorClause(q, 'f.rowid'), exact],
+      ascending,
+      page,
+      // The full-text index drives, in its rowid order (no sort of every match).
+      'logs_fts f CROSS JOIN logs l ON l.id = f.rowid',
+      'f.rowid',
+    );
+  }
+}
+
+/** The id cursor on `column`: after `afterId`, or before `beforeId`; empty when neither. */
+function cursorClause(q: LogQuery, column: string): Clause {
+  const parts: Clause[] = [];
+  if (q.afterId !== undefined) {
+    parts.push({ sql: `${column} > ?`, params: [q.afterId] });
+  }
+  if (q.beforeId !== undefined) {
+    parts.push({ sql: `${column} < ?`, params: [q.beforeId] });
+  }
+  return { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) };
+}
+
+/** The literal substring condition on `l.message` (SQLite LIKE: ASCII case-insensitive). */
+function textClause(text: string): Clause {
+  return { sql: "l.message LIKE ? ESCAPE '\\'", params: [likeLiteral(text)] };
 }

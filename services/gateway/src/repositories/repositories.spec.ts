@@ -2,11 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Catalogue, LogRecord } from '@llamaproxy/shared';
+import Database from 'better-sqlite3';
+import { LOG_LEVEL_RANK, MAX_POINTS_PER_SERIES, type Catalogue, type LogEntry, type LogRecord } from '@llamaproxy/shared';
 import { migrate, openDatabase, type Db } from '../db/database.js';
 import { MIGRATIONS } from '../db/migrations.js';
-import { LogRepository } from './log.repository.js';
-import { MetricsRepository, tierFor } from './metrics.repository.js';
+import { LogRepository, trigramSearchable, type LogQuery } from './log.repository.js';
+import { downsampleStep, MetricsRepository, TIERS, tierFor } from './metrics.repository.js';
 import { ModelRepository } from './model.repository.js';
 import { StateRepository } from './state.repository.js';
 
@@ -62,6 +63,77 @@ describe(MetricsRepository.name, () => {
   ] as const)('answers a %d ms range from the %s tier', (span, tier) => {
     expect(tierFor(0, span)).toBe(tier);
   });
+
+  it('answers each distinct series once, however often it is asked for', () => {
+    const sut = new MetricsRepository(db);
+    const t0 = Date.UTC(2026, 0, 1, 12);
+    sut.insert(t0, { cpu: 1, mem: 2 });
+    const history = sut.history('raw', [...Array<string>(64).fill('cpu'), 'mem', 'cpu'], t0, t0 + 1000);
+    expect(Object.keys(history)).toEqual(['cpu', 'mem']);
+    expect(history.cpu).toEqual([{ ts: t0, min: 1, max: 1, avg: 1 }]);
+  });
+
+  it('groups a year of raw points in SQL into at most MAX_POINTS_PER_SERIES points', () => {
+    const sut = new MetricsRepository(db);
+    const t0 = Date.UTC(2025, 0, 1);
+    const year = 365 * 86_400_000;
+    const count = 20_000;
+    // Straight into the raw tier (insert() would add the roll-ups too; not needed here).
+    const put = db.prepare("INSERT INTO metrics_points (tier, series, bucket, min, max, sum, count) VALUES ('raw', 'cpu', ?, ?, ?, ?, 1)");
+    db.transaction(() => {
+      for (let i = 0; i < count; i++) {
+        put.run(t0 + Math.floor((i * year) / count), i, i, i);
+      }
+    })();
+    const points = sut.history('raw', ['cpu'], 0, 9e15).cpu ?? [];
+    expect(points.length).toBeGreaterThan(MAX_POINTS_PER_SERIES / 2);
+    expect(points.length).toBeLessThanOrEqual(MAX_POINTS_PER_SERIES);
+    expect(points[0]).toMatchObject({ ts: t0, min: 0 });
+    expect(points.at(-1)?.max).toBe(count - 1);
+    expect(points.every((p, i) => i === 0 || p.ts > (points[i - 1]?.ts ?? 0))).toBe(true);
+    // Each group's average lies within its own min and max (values rise with time).
+    expect(points.every((p) => p.min <= p.avg && p.avg <= p.max)).toBe(true);
+  });
+
+  it('aggregates a group as min of minimums, max of maximums, and the average weighted by sample count', () => {
+    const sut = new MetricsRepository(db);
+    const t0 = Date.UTC(2026, 0, 1, 12);
+    // Minute t0: samples 1 and 3 (avg 2 over 2 samples); minute t0 + 1: sample 8 (1 sample).
+    sut.insert(t0, { cpu: 1 });
+    sut.insert(t0 + 30_000, { cpu: 3 });
+    sut.insert(t0 + 60_000, { cpu: 8 });
+    // One point for both minutes: (1 + 3 + 8) / 3 = 4, not the average of averages (2 + 8) / 2 = 5.
+    expect(sut.history('minute', ['cpu'], t0, t0 + 60_000, 1).cpu).toEqual([{ ts: t0, min: 1, max: 8, avg: 4 }]);
+    expect(sut.history('raw', ['cpu'], t0, t0 + 60_000, 2).cpu).toEqual([
+      { ts: t0, min: 1, max: 3, avg: 2 },
+      { ts: t0 + 60_000, min: 8, max: 8, avg: 8 },
+    ]);
+  });
+
+  it.each([
+    ['raw', 0, 0, 2000, 1],
+    ['raw', 0, 1_999_000, 2000, 1000],
+    ['minute', 0, 3 * 86_400_000, 2000, 180_000],
+    ['hour', 0, 30 * 86_400_000, 2000, 3_600_000],
+    ['hour', 0, 3650 * 86_400_000, 2000, 44 * 3_600_000],
+  ] as const)('groups %s buckets over [%d, %d] for %d points by %d ms', (tier, from, to, points, step) => {
+    expect(downsampleStep(tier, from, to, points)).toBe(step);
+  });
+
+  it('never makes more groups than points asked for, whatever the range', () => {
+    for (const tier of ['raw', 'minute', 'hour'] as const) {
+      for (const [from, to, points] of [
+        [1, 1_000_001, 7],
+        [59_999, 7_260_001, 100],
+        [123_456_789, 9e15, 2000],
+        [0, 86_399_999, 2],
+      ] as const) {
+        const step = downsampleStep(tier, from, to, points);
+        expect(step % Math.max(1, TIERS[tier])).toBe(0);
+        expect(Math.floor(to / step) - Math.floor(from / step) + 1).toBeLessThanOrEqual(points);
+      }
+    }
+  });
 });
 
 describe(LogRepository.name, () => {
@@ -91,6 +163,137 @@ describe(LogRepository.name, () => {
     sut.insert([{ ...record('old'), ts: now - 10_000 }, record('1'), record('2'), record('3')]);
     sut.prune(2, 5_000, now);
     expect(sut.query({ limit: 10 }).entries.map((e) => e.message)).toEqual(['3', '2']);
+  });
+
+  const messages = (page: { entries: LogEntry[] }): string[] => page.entries.map((e) => e.message);
+  /** FTS5's own check of the index against the logs table; throws when they differ. */
+  const checkFullTextIndex = (): void => void db.prepare("INSERT INTO logs_fts (logs_fts, rank) VALUES ('integrity-check', 1)").run();
+
+  it('keeps the full-text index in step through insert, prune and clear', () => {
+    const sut = new LogRepository(db);
+    const now = Date.now();
+    sut.insert([{ ...record('old needle'), ts: now - 10_000 }, record('needle one'), record('needle two'), record('other')]);
+    expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['needle two', 'needle one', 'old needle']);
+    sut.prune(2, 5_000, now);
+    expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['needle two']);
+    checkFullTextIndex();
+    expect(sut.clear()).toBe(2);
+    expect(sut.query({ text: 'needle', limit: 10 }).entries).toEqual([]);
+    checkFullTextIndex();
+    // The delete trigger is back after clear(): a later prune still updates the index.
+    sut.insert([record('needle again'), record('last')]);
+    expect(messages(sut.query({ text: 'again', limit: 10 }))).toEqual(['needle again']);
+    sut.prune(1, 60_000, now);
+    expect(sut.query({ text: 'again', limit: 10 }).entries).toEqual([]);
+    checkFullTextIndex();
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual([
+      'logs_fts_delete',
+      'logs_fts_insert',
+      'logs_fts_update',
+    ]);
+  });
+
+  it('clears while another connection (a second gateway replica) keeps writing and searching', () => {
+    const other = openDatabase(join(dir, 'test.db'));
+    try {
+      const sut = new LogRepository(db);
+      const replica = new LogRepository(other);
+      replica.insert([record('from the replica')]);
+      expect(replica.query({ text: 'replica', limit: 10 }).entries).toHaveLength(1);
+      expect(sut.clear()).toBe(1);
+      replica.insert([record('after the clear')]);
+      expect(messages(sut.query({ text: 'after the', limit: 10 }))).toEqual(['after the clear']);
+      replica.prune(0, 60_000);
+      expect(sut.query({ text: 'after the', limit: 10 }).entries).toEqual([]);
+      checkFullTextIndex();
+    } finally {
+      other.close();
+    }
+  });
+
+  it('indexes the lines stored before the full-text migration', () => {
+    db.close();
+    db = new Database(join(dir, 'v2.db'));
+    db.exec(MIGRATIONS[0] ?? '');
+    db.exec(MIGRATIONS[1] ?? '');
+    db.pragma('user_version = 2');
+    db.prepare("INSERT INTO logs (ts, level, source, message) VALUES (1, 'error', 'gateway', 'stored before')").run();
+    migrate(db);
+    checkFullTextIndex();
+    expect(messages(new LogRepository(db).query({ text: 'BEFORE', limit: 10 }))).toEqual(['stored before']);
+  });
+
+  it('takes % and _ literally and ignores ASCII case, with or without the index', () => {
+    const sut = new LogRepository(db);
+    sut.insert([record('disk_a 50%'), record('diskXa 50x'), record('DISK_B')]);
+    expect(messages(sut.query({ text: 'disk_', limit: 10 }))).toEqual(['DISK_B', 'disk_a 50%']);
+    expect(messages(sut.query({ text: '0%', limit: 10 }))).toEqual(['disk_a 50%']);
+    expect(messages(sut.query({ text: 'k_a 5', limit: 10 }))).toEqual(['disk_a 50%']);
+  });
+
+  it('scans only the newest lines for a text too short for the index', () => {
+    const sut = new LogRepository(db, { scanWindowRows: 3 });
+    sut.insert([record('ab first'), record('x'), record('y'), record('ab last')]);
+    expect(trigramSearchable('ab')).toBe(false);
+    expect(messages(sut.query({ text: 'ab', limit: 10 }))).toEqual(['ab last']);
+    expect(messages(sut.query({ text: 'ab ', limit: 10 }))).toEqual(['ab last', 'ab first']);
+  });
+
+  it('answers a common text with a rare filter from the filter index when the newest matches fall short', () => {
+    const sut = new LogRepository(db, { textCandidates: 4 });
+    const [full] = sut.insert([record('disk full', 'error'), ...Array.from({ length: 10 }, (_, i) => record(`disk ok ${i}`))]);
+    expect(sut.query({ text: 'disk', level: 'error', limit: 5 })).toEqual({ entries: [full], hasMore: false });
+    expect(sut.query({ text: 'disk', level: 'warn', afterId: 0, limit: 5 })).toEqual({ entries: [full], hasMore: false });
+    expect(sut.query({ text: 'disk', limit: 2 })).toMatchObject({ entries: [{ message: 'disk ok 9' }, { message: 'disk ok 8' }], hasMore: true });
+  });
+
+  it('returns what a filter over every line returns, for every plan', () => {
+    const windowRows = 60;
+    const sut = new LogRepository(db, { scanWindowRows: windowRows, textCandidates: 7 });
+    const levels = ['error', 'warn', 'info', 'debug'] as const;
+    const sources = ['gateway', 'llama-server', 'supervisor'] as const;
+    const all = sut.insert(
+      Array.from({ length: 240 }, (_, i) => ({
+        ts: i,
+        level: levels[(i * 7) % 11 === 0 ? 0 : (i * 5) % 4] ?? 'info',
+        source: sources[i % 3] ?? 'gateway',
+        nodeId: 'n',
+        modelId: i % 4 === 0 ? 'm1' : i % 4 === 1 ? 'm2' : null,
+        message: `${i % 9 === 0 ? 'Disk FULL' : 'disk ok'} k_${i % 13} t${i}`,
+      })),
+    );
+    const latest = all.at(-1)?.id ?? 0;
+    const expected = (q: LogQuery): { entries: LogEntry[]; hasMore: boolean } => {
+      const text = q.text?.toLowerCase();
+      const rows = all.filter(
+        (e) =>
+          (q.level === undefined || LOG_LEVEL_RANK[e.level] <= LOG_LEVEL_RANK[q.level]) &&
+          (q.source === undefined || e.source === q.source) &&
+          (q.modelId === undefined || e.modelId === q.modelId) &&
+          (q.afterId === undefined || e.id > q.afterId) &&
+          (q.beforeId === undefined || e.id < q.beforeId) &&
+          (text === undefined || text === '' || (e.message.toLowerCase().includes(text) && (trigramSearchable(text) || e.id > latest - windowRows))),
+      );
+      if (q.afterId === undefined) {
+        rows.reverse();
+      }
+      return { entries: rows.slice(0, q.limit), hasMore: rows.length > q.limit };
+    };
+    let checked = 0;
+    for (const level of [undefined, ...levels]) {
+      for (const source of [undefined, 'gateway', 'supervisor'] as const) {
+        for (const modelId of [undefined, 'm1']) {
+          for (const text of [undefined, 'disk full', 'k_1', 'k_12 t', '_1', 'zzz']) {
+            for (const cursor of [{}, { afterId: 100 }, { beforeId: 150 }]) {
+              const q: LogQuery = { level, source, modelId, text, ...cursor, limit: 5 };
+              expect(sut.query(q), JSON.stringify(q)).toEqual(expected(q));
+              checked++;
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBe(5 * 3 * 2 * 6 * 3);
   });
 });
 

@@ -1,0 +1,47 @@
+import { AppError, ErrorCode, JobName, type ModelView } from '@llamaproxy/shared';
+import type { DashboardState } from '../services/dashboard-state.js';
+import type { JobService } from '../services/job.service.js';
+import type { PresetChanges } from '../services/preset-changes.js';
+import type { DomainHandlers } from './request-context.js';
+
+type ModelEvents = 'models:list' | 'models:get' | 'models:load' | 'models:unload' | 'models:rescan' | 'models:settings:get' | 'models:settings:update';
+
+/** The model catalogue, loads and unloads, and per-model settings (a section of the preset). */
+export function createModelHandlers(deps: { dashboard: DashboardState; jobs: JobService; presets: PresetChanges }): DomainHandlers<ModelEvents> {
+  const { dashboard, jobs, presets } = deps;
+  const requireModel = (modelId: string): ModelView => {
+    const model = dashboard.modelViews().find((m) => m.id === modelId);
+    if (!model) {
+      throw new AppError(ErrorCode.MODEL_NOT_FOUND, `no model "${modelId}"`);
+    }
+    return model;
+  };
+  return {
+    'models:list': async () => ({ models: dashboard.modelViews() }),
+    'models:get': async ({ modelId }) => ({ model: requireModel(modelId) }),
+    'models:load': async ({ modelId }) => {
+      const model = requireModel(modelId);
+      if (!model.valid) {
+        throw new AppError(ErrorCode.MODEL_INVALID, `${modelId}: ${model.invalidReason ?? 'not a valid GGUF file'}`);
+      }
+      return { job: await jobs.submit(JobName.modelLoad, { modelId }, `load requested: ${modelId}`, modelId) };
+    },
+    'models:unload': async ({ modelId }) => {
+      requireModel(modelId);
+      return { job: await jobs.submit(JobName.modelUnload, { modelId }, `unload requested: ${modelId}`, modelId) };
+    },
+    'models:rescan': async () => ({ job: await jobs.submit(JobName.modelsRescan, {}, 'rescan of the models directory requested') }),
+    'models:settings:get': async ({ modelId }) => ({ modelId, settings: requireModel(modelId).settings }),
+    'models:settings:update': async ({ modelId, settings }) => {
+      requireModel(modelId);
+      const current = dashboard.preset();
+      const others = current.sections.filter((s) => s.name !== modelId);
+      const preset = {
+        global: current.global,
+        sections: Object.keys(settings).length > 0 ? [...others, { name: modelId, values: settings }] : others,
+      };
+      const job = await presets.apply(preset, `settings of ${modelId} changed`);
+      return { modelId, settings, job };
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import type { ConnectionIdentity, Cursors, Snapshot } from '@llamaproxy/shared';
+import type { LogRepository } from '../repositories/log.repository.js';
+import type { Broadcaster } from './broadcaster.js';
+import type { DashboardState } from './dashboard-state.js';
+
+/** Most log lines a resuming client gets at once; beyond that it starts fresh. */
+const RESUME_LOG_LIMIT = 5000;
+/** Log lines in a fresh snapshot. */
+const FRESH_LOG_LIMIT = 200;
+
+/** The full state a client gets on connect, or on resume with what it missed since its cursors. */
+export class SnapshotService {
+  private readonly deps: { dashboard: DashboardState; logs: LogRepository; broadcaster: Broadcaster };
+
+  constructor(deps: SnapshotService['deps']) {
+    this.deps = deps;
+  }
+
+  async snapshot(identity: ConnectionIdentity, cursors?: Cursors): Promise<Snapshot> {
+    const { dashboard: d, logs: repo, broadcaster } = this.deps;
+    // Read the cursors first: anything that happens while we read is broadcast after them.
+    const eventSeq = await broadcaster.currentSeq();
+    const logId = repo.latestId();
+    let logs;
+    let logsTruncated = false;
+    if (cursors !== undefined) {
+      const page = repo.query({ afterId: cursors.logId, limit: RESUME_LOG_LIMIT });
+      logs = page.entries;
+      logsTruncated = page.hasMore;
+      if (logsTruncated) {
+        // Too much was missed: the client starts over from the newest lines.
+        logs = repo.query({ limit: RESUME_LOG_LIMIT }).entries.reverse();
+      }
+    } else {
+      logs = repo.query({ limit: FRESH_LOG_LIMIT }).entries.reverse();
+    }
+    return {
+      identity,
+      models: d.modelViews(),
+      llama: d.llamaStatuses(),
+      config: d.serverConfig(),
+      settings: d.settings(),
+      metrics: d.latestMetrics(),
+      logs,
+      logsTruncated,
+      cursors: { logId, eventSeq },
+    };
+  }
+}

@@ -1,0 +1,100 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RedisKeys, type ResponseEnvelope } from '@llamaproxy/shared';
+import { parseLlamaHelp } from '@llamaproxy/supervisor/src/services/llama-help.js';
+import { expectError, expectOk, publishToStream, REPO_ROOT, waitFor, type TestClient } from '@llamaproxy/tests/harness';
+import { GatewayUnderTest } from './auth-fixture.js';
+import { catalogue } from './fixtures.js';
+
+/**
+ * The flag policy at the gateway, with the argument catalogue parsed from this build's real
+ * `llama-server --help`: every way a flag enters (extra args, the preset INI, structured presets,
+ * per-model settings) refuses what writes or serves files, opens network surfaces or belongs to
+ * the stack, with ARG_NOT_ALLOWED naming the flag, before anything is queued.
+ */
+describe('flag policy at the gateway', () => {
+  const nodeId = 'policy-node';
+  const redisUrl = `${inject('redisUrl')}/8`;
+  let gw: GatewayUnderTest;
+  let admin: TestClient;
+
+  beforeAll(async () => {
+    gw = await new GatewayUnderTest(redisUrl, { AUTH_MODE: 'none', SUPERVISOR_NODE_ID: nodeId }).start();
+    const help = readFileSync(join(REPO_ROOT, 'services/supervisor/src/services/__fixtures__/llama-server-help.txt'), 'utf8');
+    const redis = new Redis(redisUrl);
+    await publishToStream(redis, RedisKeys.statusStream, { kind: 'catalogue', nodeId, catalogue: catalogue(nodeId, ['alpha']) });
+    await publishToStream(redis, RedisKeys.statusStream, {
+      kind: 'args',
+      nodeId,
+      catalogue: { nodeId, version: 'test', args: parseLlamaHelp(help), policy: { modelsDir: '/models', allow: [] } },
+    });
+    redis.disconnect();
+    admin = await gw.connect();
+    await waitFor(async () => (await admin.request('llama:args', {})).success && (await admin.request('models:get', { modelId: 'alpha' })).success, {
+      timeoutMs: 20_000,
+      what: 'catalogue ingested',
+    });
+  });
+  afterAll(async () => gw?.stop());
+
+  const refused = (response: ResponseEnvelope, flag: string): void => {
+    expectError(response, 'ARG_NOT_ALLOWED');
+    expect(!response.success && response.error.message).toContain(flag);
+  };
+
+  it.each([
+    [['--log-file', '/models/alpha.gguf'], '--log-file'],
+    [['--path', '/'], '--path'],
+    [['--tools', 'all'], '--tools'],
+    [['--mcp-servers-json', '{}'], '--mcp-servers-json'],
+    [['--slot-save-path', '/models'], '--slot-save-path'],
+    [['--media-path', '/'], '--media-path'],
+    [['-hfr', 'evil/repo'], '-hfr'],
+    [['--api-key', 'k'], '--api-key'],
+    [['--host', '0.0.0.0'], '--host'],
+    [['--lora', '/etc/passwd'], '--lora'],
+  ])('config:update refuses extra args %j', async (extraArgs, flag) => {
+    refused(await admin.request('config:update', { config: { extraArgs } }), flag);
+  });
+
+  it.each([
+    ['[*]\nlog-file = /models/alpha.gguf\n', 'log-file'],
+    ['[*]\npath = /\n', 'path'],
+    ['[alpha]\nslot-save-path = /models\n', 'slot-save-path'],
+    ['[my-entry]\nmodel = /etc/passwd\n', 'model'],
+    ['[my-entry]\nmodel = ../../etc/passwd\n', 'model'],
+  ])('presets:update refuses %j', async (ini, flag) => {
+    refused(await admin.request('presets:update', { ini }), flag);
+    const check = await admin.request('presets:validate', { ini });
+    expect(check.success && check.data.valid).toBe(false);
+  });
+
+  it('refuses the same keys in a structured preset and in per-model settings', async () => {
+    refused(await admin.request('presets:update', { preset: { global: { tools: 'all' }, sections: [] } }), 'tools');
+    refused(await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'log-file': '/models/alpha.gguf' } }), 'log-file');
+    refused(await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'mmproj': '/etc/shadow' } }), 'mmproj');
+  });
+
+  it('lets allowed flags and paths inside the models directory through to the queue', async () => {
+    // No supervisor consumes this node's queue, so an accepted change stops there.
+    for (const response of [
+      await admin.request('config:update', { config: { extraArgs: ['--flash-attn', 'on', '-c', '8192'] } }),
+      await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'ctx-size': '4096', mmproj: '/models/alpha-mmproj.gguf' } }),
+    ]) {
+      expect(response.success ? 'ok' : response.error.code).not.toBe('ARG_NOT_ALLOWED');
+    }
+  });
+
+  it('cannot move the models directory, host or port of llama-server', async () => {
+    const before = expectOk(await admin.request('config:get', {})).config;
+    // The keys are not part of the patch schema: they are dropped before anything is queued.
+    const response = await admin.request('config:update', { config: { modelsDir: '/etc', host: '0.0.0.0', port: 1 } as never });
+    if (response.success) {
+      expect(response.data.config).toMatchObject({ modelsDir: before.modelsDir, host: before.host, port: before.port });
+    }
+    const after = expectOk(await admin.request('config:get', {})).config;
+    expect(after).toMatchObject({ modelsDir: before.modelsDir, host: before.host, port: before.port });
+  });
+});
