@@ -63,7 +63,7 @@ export function createApp(config: MetricsConfig, logger: Logger): MetricsApp {
   const smi = (): SupervisedChild =>
     new SupervisedChild({ bin: config.nvidiaSmiBin, backoff: NVIDIA_SMI_BACKOFF, absentRetryMs: NVIDIA_SMI_ABSENT_RETRY_MS });
   const gpus = new GpuMonitor({ gpus: smi(), apps: smi(), logger });
-  const client = new LlamaClient(config.llamaServerUrl, llamaTimeoutMs(config.intervalMs));
+  const client = new LlamaClient(config.llamaServerUrl, llamaTimeoutMs(config.intervalMs), config.llamaApiKey);
   const inference = new InferenceSampler(client, logger);
   const collector = new MetricsCollector({ nodeId: config.nodeId, host, processes, disks, gpus, inference });
   const self = new SelfStats();

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { envInt, envLogLevel, parseEnv } from '@llamaproxy/shared/node';
+import { envInt, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 /** Environment of the metrics collector. The compose file and `npm run dev` set the same keys. */
 const EnvSchema = z.object({
@@ -35,6 +35,8 @@ export interface MetricsConfig {
   redisUrl: string;
   nodeId: string;
   llamaServerUrl: string;
+  /** llama-server's API key (`LLAMA_API_KEY` or the file `LLAMA_API_KEY_FILE`), or null for none. */
+  llamaApiKey: string | null;
   intervalMs: number;
   http: { host: string; port: number };
   disks: { label: string; path: string }[];
@@ -47,9 +49,10 @@ export interface MetricsConfig {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): MetricsConfig {
   const e = parseEnv('metrics', EnvSchema, env);
   return {
-    redisUrl: e.REDIS_URL,
+    redisUrl: redisUrlFromEnv('metrics', e.REDIS_URL, env),
     nodeId: e.METRICS_NODE_ID,
     llamaServerUrl: e.LLAMA_SERVER_URL.replace(/\/+$/, ''),
+    llamaApiKey: readSecretEnv('metrics', 'LLAMA_API_KEY', LlamaApiKeySchema, env),
     intervalMs: e.METRICS_INTERVAL_MS,
     http: { host: e.METRICS_HOST, port: e.METRICS_PORT },
     disks: [

@@ -1,13 +1,15 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { controlQueueName, QUEUE_PREFIX, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
-import { errorMeta, ForwardTransport, type Logger } from '@llamaproxy/shared/node';
+import { controlQueueName, formatArgPolicyProblem, QUEUE_PREFIX, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
+import { ConfigError, errorMeta, ForwardTransport, type Logger } from '@llamaproxy/shared/node';
 import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
 import { EventPublisher } from './repositories/event-publisher.js';
 import { probeLlamaBinary } from './repositories/llama-binary.js';
-import { LlamaProcess } from './repositories/llama-process.js';
+import { LlamaProcess, llamaEnv } from './repositories/llama-process.js';
 import { JsonFile, PresetFile } from './repositories/preset-file.js';
+import { RouterClient } from './repositories/router-client.js';
+import { ArgGuard } from './services/arg-guard.js';
 import { CatalogueScanner } from './services/catalogue.js';
 import { parseLlamaHelp } from './services/llama-help.js';
 import { LlamaSupervisor } from './services/llama-supervisor.js';
@@ -58,6 +60,18 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       } catch (err) {
         logger.error('cannot run llama-server', { bin: config.llamaServerBin, ...errorMeta(err) });
       }
+      const guard = new ArgGuard({ modelsDir: config.server.modelsDir, allow: config.allowArgs, args: args?.args ?? null });
+      if (args !== null) {
+        args = { ...args, policy: guard.info };
+      }
+      // LLAMA_EXTRA_ARGS again, now that aliases resolve (-hfr) and paths can be followed. Without a
+      // catalogue, names only it could resolve wait: llama-server does not start anyway.
+      const refused = guard.extraArgsPolicyProblems(config.server.extraArgs).filter((p) => args !== null || p.key !== null);
+      if (refused.length > 0) {
+        throw new ConfigError('supervisor', [
+          { key: 'LLAMA_EXTRA_ARGS', message: `${refused.map(formatArgPolicyProblem).join('; ')} (LLAMA_ALLOW_ARGS can allow it)` },
+        ]);
+      }
 
       const sup = new LlamaSupervisor(
         config.server,
@@ -71,11 +85,15 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
         },
         {
           logger,
-          spawn: (argv) => new LlamaProcess(config.llamaServerBin, argv),
+          // The API key goes to llama-server (and its model instances) through the environment only.
+          // It runs in the models directory: relative paths in its arguments mean files there.
+          spawn: (argv) => new LlamaProcess(config.llamaServerBin, argv, llamaEnv(config.llamaApiKey), config.server.modelsDir),
+          connect: (url) => new RouterClient(url, { apiKey: config.llamaApiKey }),
           scanner: new CatalogueScanner(config.nodeId, config.server.modelsDir),
           presets: new PresetFile(config.presetPath),
           appliedConfig: new JsonFile<ServerConfig>(config.appliedConfigPath),
           args,
+          guard,
         },
       );
       supervisor = sup;

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { GpuLayersSchema, type ServerConfig } from '@llamaproxy/shared';
-import { envBool, envInt, envList, envLogLevel, parseEnv } from '@llamaproxy/shared/node';
+import { extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, type ServerConfig } from '@llamaproxy/shared';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 /** Environment of the supervisor. The compose file and `npm run dev` set the same keys. */
 const EnvSchema = z.object({
@@ -33,7 +33,14 @@ const EnvSchema = z.object({
       return parsed.data;
     }),
   LLAMA_MODELS_AUTOLOAD: envBool(true),
-  LLAMA_EXTRA_ARGS: envList(),
+  /** No secret flags here (`--api-key`, `--hf-token`): they have their own variables. */
+  LLAMA_EXTRA_ARGS: envLlamaExtraArgs(),
+  /**
+   * llama-server arguments (keys such as `log-file`, or any of their names) that the flag policy
+   * (shared/src/arg-policy.ts) refuses but this operator allows: in LLAMA_EXTRA_ARGS, presets and
+   * the dashboard's extra arguments alike. Only the environment can widen the policy.
+   */
+  LLAMA_ALLOW_ARGS: envList(),
   /** Start llama-server when the supervisor starts. */
   LLAMA_AUTOSTART: envBool(true),
   LLAMA_START_TIMEOUT_MS: envInt(60_000, 1000),
@@ -54,6 +61,13 @@ export interface SupervisorConfig {
   redisUrl: string;
   nodeId: string;
   llamaServerBin: string;
+  /**
+   * The key llama-server requires (`LLAMA_API_KEY` or the file `LLAMA_API_KEY_FILE`), or null for
+   * none. It reaches llama-server through its environment, never its arguments.
+   */
+  llamaApiKey: string | null;
+  /** Keys the operator allowed beyond the flag policy (`LLAMA_ALLOW_ARGS`). */
+  allowArgs: string[];
   dataDir: string;
   presetPath: string;
   appliedConfigPath: string;
@@ -70,17 +84,31 @@ export interface SupervisorConfig {
   log: { level: string; format: 'json' | 'pretty' | undefined };
 }
 
+/**
+ * Reads the supervisor's environment. Paths are made absolute (llama-server runs in the models
+ * directory). LLAMA_EXTRA_ARGS is held to the flag policy: a refused flag (by its canonical name;
+ * aliases are checked once the binary's catalogue is known, at start) is a ConfigError naming it.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): SupervisorConfig {
   const e = parseEnv('supervisor', EnvSchema, env);
+  const modelsDir = resolve(e.MODELS_DIR);
+  const dataDir = resolve(e.SUPERVISOR_DATA_DIR);
+  const allowArgs = parseAllowArgs(e.LLAMA_ALLOW_ARGS);
+  const refused = extraArgsPolicyProblems(e.LLAMA_EXTRA_ARGS, { args: null, modelsDir, allow: allowArgs }).filter((p) => p.key !== null);
+  if (refused.length > 0) {
+    throw new ConfigError('supervisor', [{ key: 'LLAMA_EXTRA_ARGS', message: `${refused.map(formatArgPolicyProblem).join('; ')} (LLAMA_ALLOW_ARGS can allow it)` }]);
+  }
   return {
-    redisUrl: e.REDIS_URL,
+    redisUrl: redisUrlFromEnv('supervisor', e.REDIS_URL, env),
     nodeId: e.SUPERVISOR_NODE_ID,
-    llamaServerBin: e.LLAMA_SERVER_BIN,
-    dataDir: e.SUPERVISOR_DATA_DIR,
-    presetPath: join(e.SUPERVISOR_DATA_DIR, 'models-preset.ini'),
-    appliedConfigPath: join(e.SUPERVISOR_DATA_DIR, 'server-config.json'),
+    llamaServerBin: e.LLAMA_SERVER_BIN.includes('/') ? resolve(e.LLAMA_SERVER_BIN) : e.LLAMA_SERVER_BIN,
+    llamaApiKey: readSecretEnv('supervisor', 'LLAMA_API_KEY', LlamaApiKeySchema, env),
+    allowArgs,
+    dataDir,
+    presetPath: join(dataDir, 'models-preset.ini'),
+    appliedConfigPath: join(dataDir, 'server-config.json'),
     server: {
-      modelsDir: e.MODELS_DIR,
+      modelsDir,
       modelsMax: e.LLAMA_MODELS_MAX,
       parallel: e.LLAMA_PARALLEL,
       threadsHttp: e.LLAMA_THREADS_HTTP,

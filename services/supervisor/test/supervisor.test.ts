@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
@@ -256,6 +256,22 @@ describe('supervisor', () => {
     const err = await done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(err?.message)).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--no-such-flag') });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  });
+
+  it('refuses --log-file pointed at a model file, in the configuration and in a preset, and leaves the file intact', async () => {
+    const model = join(modelsDir, 'tiny-llama-a.gguf');
+    const before = readFileSync(model);
+    const config = await run(JobName.configApply, { config: serverConfig({ extraArgs: ['--log-file', model] }) }, { attempts: 3 });
+    const configErr = await config.done.then(() => null, (e: unknown) => e as Error);
+    expect(decodeJobError(configErr?.message)).toMatchObject({ code: 'ARG_NOT_ALLOWED', message: expect.stringContaining('--log-file') });
+    const preset = await run(JobName.presetApply, { preset: { global: { 'log-file': model }, sections: [] } });
+    const presetErr = await preset.done.then(() => null, (e: unknown) => e as Error);
+    expect(decodeJobError(presetErr?.message)).toMatchObject({ code: 'ARG_NOT_ALLOWED', message: expect.stringContaining('[*] log-file') });
+
+    // llama-server truncates its log file when it starts: a restart shows whether one got through.
+    const restart = await run(JobName.serverRestart, {});
+    expect(((await restart.done) as { status: LlamaStatus }).status.state).toBe('running');
+    expect(readFileSync(model).equals(before)).toBe(true);
   });
 
   it('stops on SIGTERM and leaves no llama-server behind', async () => {

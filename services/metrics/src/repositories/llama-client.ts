@@ -30,11 +30,14 @@ export class LlamaHttpError extends Error {
 export class LlamaClient {
   private readonly base: URL;
   private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
   timeoutMs: number;
 
-  constructor(baseUrl: string, timeoutMs = 5000) {
+  /** `apiKey`: llama-server's API key, sent as `Authorization: Bearer` with every request. */
+  constructor(baseUrl: string, timeoutMs = 5000, apiKey: string | null = null) {
     this.base = new URL(baseUrl);
     this.timeoutMs = timeoutMs;
+    this.headers = apiKey === null ? { accept: '*/*' } : { accept: '*/*', authorization: `Bearer ${apiKey}` };
     // node:http with kept-alive sockets: a sample makes 1 + 2 × models requests every interval, and
     // fetch (undici) costs several times more CPU per request.
     const options = { keepAlive: true, maxSockets: 4, maxFreeSockets: 4 };
@@ -72,7 +75,7 @@ export class LlamaClient {
           path: `${prefix}${path}`,
           agent: this.agent,
           timeout: this.timeoutMs,
-          headers: { accept: '*/*' },
+          headers: this.headers,
         },
         (res) => {
           const chunks: Buffer[] = [];

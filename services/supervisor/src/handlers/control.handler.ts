@@ -22,6 +22,7 @@ const UNRECOVERABLE = new Set<string>([
   ErrorCode.INVALID_ARGUMENT,
   ErrorCode.PRESET_INVALID,
   ErrorCode.CONFIG_INVALID,
+  ErrorCode.ARG_NOT_ALLOWED,
 ]);
 
 type Handlers = { [K in JobName]: (payload: JobPayloads[K], job: Job) => Promise<JobResults[K]> };

@@ -13,6 +13,23 @@ interface LlamaProcessEvents {
 }
 
 /**
+ * The environment of llama-server: this process's, with `LLAMA_API_KEY` set to `apiKey` or removed
+ * when there is none (an empty inherited value must not reach llama-server). llama-server reads its
+ * `--api-key` from this variable, and in router mode every model instance inherits the router's
+ * environment, so the key never appears in an argument list (the process table, the router's log
+ * of its instances' arguments, `/models`, the dashboard).
+ */
+export function llamaEnv(apiKey: string | null, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env = { ...base };
+  delete env.LLAMA_API_KEY;
+  delete env.LLAMA_API_KEY_FILE;
+  if (apiKey !== null) {
+    env.LLAMA_API_KEY = apiKey;
+  }
+  return env;
+}
+
+/**
  * One llama-server process: spawned in its own process group (so its model instances can be
  * reaped with it), output split into lines, stopped with SIGTERM then SIGKILL.
  */
@@ -21,9 +38,13 @@ export class LlamaProcess extends EventEmitter<LlamaProcessEvents> {
   private exitInfo: ProcessExit | null = null;
   readonly exited: Promise<ProcessExit>;
 
-  constructor(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env) {
+  /**
+   * `cwd` is the models directory in production, so that relative paths in arguments and presets
+   * mean files there (the flag policy judges them so); by default this process's directory.
+   */
+  constructor(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string) {
     super();
-    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env, cwd });
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream) {
         createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.emit('line', line));

@@ -46,14 +46,22 @@ export class RouterHttpError extends Error {
   }
 }
 
+export interface RouterClientOptions {
+  timeoutMs?: number;
+  /** llama-server's API key, sent as `Authorization: Bearer` with every request; null for none. */
+  apiKey?: string | null;
+}
+
 /** The only code that speaks HTTP to llama-server's router API. */
 export class RouterClient {
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly auth: Record<string, string>;
 
-  constructor(baseUrl: string, timeoutMs = 10_000) {
+  constructor(baseUrl: string, options: RouterClientOptions = {}) {
     this.baseUrl = baseUrl;
-    this.timeoutMs = timeoutMs;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.auth = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
   }
 
   get url(): string {
@@ -62,7 +70,8 @@ export class RouterClient {
 
   async health(): Promise<boolean> {
     try {
-      const res = await fetch(`${this.baseUrl}/health`, { signal: AbortSignal.timeout(2000) });
+      // Public even with an API key; sent anyway, so that a proxy in between may require it too.
+      const res = await fetch(`${this.baseUrl}/health`, { headers: this.auth, signal: AbortSignal.timeout(2000) });
       await res.body?.cancel();
       return res.ok;
     } catch {
@@ -88,7 +97,7 @@ export class RouterClient {
    * `onOpen` runs once the stream is established (reconcile with /models after that).
    */
   async streamEvents(signal: AbortSignal, onEvent: (event: RouterEvent) => void, onOpen: () => void): Promise<void> {
-    const res = await fetch(`${this.baseUrl}/models/sse`, { signal, headers: { accept: 'text/event-stream' } });
+    const res = await fetch(`${this.baseUrl}/models/sse`, { signal, headers: { ...this.auth, accept: 'text/event-stream' } });
     if (!res.ok || !res.body) {
       throw new RouterHttpError(res.status, `GET /models/sse: HTTP ${res.status}`);
     }
@@ -120,7 +129,7 @@ export class RouterClient {
   private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
-      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      headers: body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.timeoutMs),
     });

@@ -42,7 +42,8 @@ function toArg(draft: Draft): LlamaArg | null {
   const flags: string[] = [];
   let valueHint: string | null = null;
   for (const part of draft.flagsText.split(/,\s*(?=-)/)) {
-    const m = /^(-{1,2}[A-Za-z0-9][A-Za-z0-9_-]*)(?:\s+(.+))?$/.exec(part.trim());
+    // Names may contain dots (`--fim-qwen-1.5b-default`).
+    const m = /^(-{1,2}[A-Za-z0-9][A-Za-z0-9_.-]*)(?:\s+(.+))?$/.exec(part.trim());
     if (!m?.[1]) {
       continue;
     }

@@ -2,8 +2,8 @@ import { EventEmitter } from 'node:events';
 import {
   AppError,
   ErrorCode,
-  extraArgsProblems,
-  presetProblems,
+  formatArgPolicyProblem,
+  redactSecrets,
   ServerConfigSchema,
   type Catalogue,
   type LlamaArgCatalogue,
@@ -16,7 +16,8 @@ import {
 import type { Logger } from '@llamaproxy/shared/node';
 import type { LlamaProcess } from '../repositories/llama-process.js';
 import type { JsonFile, PresetFile } from '../repositories/preset-file.js';
-import { RouterClient } from '../repositories/router-client.js';
+import type { RouterClient } from '../repositories/router-client.js';
+import type { ArgGuard } from './arg-guard.js';
 import { catalogueSignature, type CatalogueScanner } from './catalogue.js';
 import { buildRouterArgs } from './llama-args.js';
 import { explainFailure, LlamaLogParser, LogTail } from './llama-log.js';
@@ -36,10 +37,14 @@ export interface SupervisorOptions {
 export interface SupervisorDeps {
   logger: Logger;
   spawn: (args: string[]) => LlamaProcess;
+  /** A client for the router at `url` (it carries llama-server's API key, when there is one). */
+  connect: (url: string) => RouterClient;
   scanner: CatalogueScanner;
   presets: PresetFile;
   appliedConfig: JsonFile<ServerConfig>;
   args: LlamaArgCatalogue | null;
+  /** The flag policy, enforced before the preset file is written and before llama-server starts. */
+  guard: ArgGuard;
 }
 
 interface SupervisorEvents {
@@ -65,6 +70,8 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly tail = new LogTail(40);
   readonly models: ModelStates;
   private config: ServerConfig;
+  /** From the environment only: what llama-server reads and where it listens. */
+  private readonly pinned: Pick<ServerConfig, 'modelsDir' | 'host' | 'port'>;
   private proc: LlamaProcess | null = null;
   private client: RouterClient | null = null;
   private sseAbort: AbortController | null = null;
@@ -81,6 +88,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   constructor(config: ServerConfig, options: SupervisorOptions, deps: SupervisorDeps) {
     super();
     this.config = config;
+    this.pinned = { modelsDir: config.modelsDir, host: config.host, port: config.port };
     this.options = options;
     this.deps = deps;
     this.log = deps.logger.child({ module: 'llama-supervisor' });
@@ -127,8 +135,15 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   async init(): Promise<void> {
     const saved = await this.deps.appliedConfig.read();
     const parsed = ServerConfigSchema.safeParse(saved);
-    if (parsed.success) {
-      this.config = parsed.data;
+    const refused = parsed.success ? this.deps.guard.extraArgsPolicyProblems(parsed.data.extraArgs) : [];
+    if (refused.length > 0) {
+      // Written by an older version, or by hand: the environment's configuration is used instead.
+      this.log.warn('ignoring the configuration last applied by the gateway: the flag policy refuses it', {
+        path: this.deps.appliedConfig.path,
+        error: refused.map(formatArgPolicyProblem).join('; '),
+      });
+    } else if (parsed.success) {
+      this.config = this.withPinned(parsed.data);
       this.log.info('using the configuration last applied by the gateway', { path: this.deps.appliedConfig.path });
     }
     await this.deps.presets.ensure();
@@ -167,20 +182,24 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
    */
   applyConfig(next: ServerConfig): Promise<LlamaStatus> {
     return this.exclusive(async () => {
-      this.validateExtraArgs(next.extraArgs);
+      this.deps.guard.checkExtraArgs(next.extraArgs);
+      const config = this.withPinned(next);
       const previous = this.config;
       const wasRunning = this.proc !== null;
       await this.doStop();
-      this.config = next;
+      this.config = config;
       try {
         const status = await this.doStart();
-        await this.deps.appliedConfig.write(next);
+        await this.deps.appliedConfig.write(config);
         return status;
       } catch (err) {
         this.log.warn('new configuration failed to start; restoring the previous one', { error: (err as Error).message });
         this.config = previous;
         if (wasRunning) {
           await this.doStart().catch(() => undefined);
+        }
+        if (err instanceof AppError && err.code === ErrorCode.ARG_NOT_ALLOWED) {
+          throw err;
         }
         throw new AppError(ErrorCode.INVALID_ARGUMENT, `llama-server did not start with the new configuration: ${(err as Error).message}`);
       }
@@ -195,14 +214,19 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       return this.statusValue;
     }
     this.clearRestartTimer();
+    // The policy again, on what llama-server is about to read: the configuration may come from the
+    // environment or an older version, and the preset file from disk.
+    this.deps.guard.checkExtraArgs(this.config.extraArgs);
+    this.deps.guard.checkPreset(await this.readPreset());
     const args = buildRouterArgs(this.config, this.deps.presets.path);
     this.parser.reset();
     const proc = this.deps.spawn(args);
     this.proc = proc;
     const url = `http://${connectHost(this.config.host)}:${this.config.port}`;
-    this.client = new RouterClient(url);
+    this.client = this.deps.connect(url);
     const startedAt = Date.now();
-    this.setStatus({ state: 'starting', pid: proc.pid, url, startedAt, args, nextRestartAt: null });
+    // Shown in the dashboard and kept in the database: secret flags' values never leave here.
+    this.setStatus({ state: 'starting', pid: proc.pid, url, startedAt, args: redactSecrets(args) as string[], nextRestartAt: null });
     this.log.info('starting llama-server', { pid: proc.pid, url });
 
     proc.on('line', (line) => this.onLine(line));
@@ -436,12 +460,12 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return catalogue;
   }
 
-  /** Validates a preset against the binary's arguments, writes it and makes the router reread it. */
+  /**
+   * Checks a preset against the flag policy and the binary's arguments, writes it and makes the
+   * router reread it. Throws ARG_NOT_ALLOWED or PRESET_INVALID before anything is written.
+   */
   async applyPreset(preset: PresetDocument): Promise<string> {
-    const problems = presetProblems(preset, this.deps.args?.args ?? null);
-    if (problems.length > 0) {
-      throw new AppError(ErrorCode.PRESET_INVALID, problems.join('; '));
-    }
+    this.deps.guard.checkPreset(preset);
     await this.deps.presets.write(preset);
     if (this.client !== null && this.statusValue.state === 'running') {
       await this.reconcile(true);
@@ -449,11 +473,17 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return this.deps.presets.path;
   }
 
-  private validateExtraArgs(extra: string[]): void {
-    const problems = extraArgsProblems(extra, this.deps.args?.args ?? null);
-    if (problems.length > 0) {
-      throw new AppError(ErrorCode.INVALID_ARGUMENT, problems.join('; '));
+  private async readPreset(): Promise<PresetDocument> {
+    try {
+      return await this.deps.presets.read();
+    } catch (err) {
+      throw new AppError(ErrorCode.PRESET_INVALID, `the preset file cannot be read: ${(err as Error).message}`);
     }
+  }
+
+  /** A configuration with the values that only the environment sets. */
+  private withPinned(config: ServerConfig): ServerConfig {
+    return { ...config, ...this.pinned };
   }
 
   // ---- router events ---------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { AppError, ErrorCode, type ModelState } from '@llamaproxy/shared';
+import { AppError, ErrorCode, redactSecrets, type ModelState } from '@llamaproxy/shared';
 import type { RouterEvent, RouterModel } from '../repositories/router-client.js';
 import { RouterStatusDataSchema } from '../repositories/router-client.js';
 
@@ -72,7 +72,9 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
         continue;
       }
       const exitCode = model.status.failed ? (model.status.exit_code ?? 1) : null;
-      this.set(model.id, this.fromRouter(model.id, routerStatus, exitCode, null, model.status.args ?? previous?.args ?? [], previous));
+      // The instance's arguments are shown in the dashboard: secret flags' values never leave here.
+      const args = model.status.args === undefined ? undefined : (redactSecrets(model.status.args) as string[]);
+      this.set(model.id, this.fromRouter(model.id, routerStatus, exitCode, null, args ?? previous?.args ?? [], previous));
     }
     for (const id of [...this.states.keys()]) {
       if (!seen.has(id) && !this.invalid.has(id)) {
