@@ -28,7 +28,9 @@ export default defineConfig({
   },
   server: {
     proxy: {
+      // Host is kept (no changeOrigin), so the gateway's Origin check sees the dashboard's own host.
       '/llamaproxws': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000', ws: true },
+      '/api': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000' },
     },
   },
 });

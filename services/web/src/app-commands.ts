@@ -1,7 +1,11 @@
-/** The commands every page has: navigation, llama-server control, models, theme, help. */
+/**
+ * The commands every page has: navigation, llama-server control, models, theme, help. Commands
+ * that send a request are listed only for roles that may send it (`can`, from the shared table).
+ */
 import type { Command } from './core/commands.js';
 import { attempt, runJob } from './core/actions.js';
 import type { AppContext } from './core/context.js';
+import { can } from './core/permissions.js';
 import type { AppRoute } from './routes.js';
 
 export interface ShellActions {
@@ -10,8 +14,12 @@ export interface ShellActions {
   showShortcuts(): void;
 }
 
-export function navigationCommands(ctx: AppContext, routes: readonly AppRoute[]): Command[] {
-  return routes.map((r) => ({ id: `go:${r.path}`, title: `Go to ${r.title}`, group: 'Navigate', keys: r.keys, run: () => ctx.router.navigate(r.path) }));
+/** One command per page the role may open, listed fresh each time (the role can change). */
+export function navigationCommands(ctx: AppContext, routes: readonly AppRoute[]): () => Command[] {
+  return () =>
+    routes
+      .filter((r) => r.needs === undefined || can(ctx.store.get('identity'), r.needs))
+      .map((r) => ({ id: `go:${r.path}`, title: `Go to ${r.title}`, group: 'Navigate', keys: r.keys, run: () => ctx.router.navigate(r.path) }));
 }
 
 export function shellCommands(actions: ShellActions): Command[] {
@@ -22,35 +30,45 @@ export function shellCommands(actions: ShellActions): Command[] {
   ];
 }
 
-export function serverCommands(ctx: AppContext): Command[] {
+/** llama-server start/stop/restart and the models rescan, for roles that may send them. */
+export function serverCommands(ctx: AppContext): () => Command[] {
   const job = (action: 'start' | 'stop' | 'restart', title: string): Command => ({
     id: `llama:${action}`,
     title,
     group: 'llama-server',
     run: () => void runJob(ctx, title, () => ctx.store.request(`llama:${action}`, {})),
   });
-  return [
-    job('start', 'Start llama-server'),
-    job('stop', 'Stop llama-server'),
-    job('restart', 'Restart llama-server'),
-    { id: 'models:rescan', title: 'Rescan the models directory', group: 'Models', run: () => void runJob(ctx, 'Rescan', () => ctx.store.request('models:rescan', {})) },
+  const all: { event: 'llama:start' | 'llama:stop' | 'llama:restart' | 'models:rescan'; command: Command }[] = [
+    { event: 'llama:start', command: job('start', 'Start llama-server') },
+    { event: 'llama:stop', command: job('stop', 'Stop llama-server') },
+    { event: 'llama:restart', command: job('restart', 'Restart llama-server') },
+    {
+      event: 'models:rescan',
+      command: { id: 'models:rescan', title: 'Rescan the models directory', group: 'Models', run: () => void runJob(ctx, 'Rescan', () => ctx.store.request('models:rescan', {})) },
+    },
   ];
+  return () => all.filter((c) => can(ctx.store.get('identity'), c.event)).map((c) => c.command);
 }
 
 /** One load or unload command per model, listed fresh each time the palette opens. */
 export function modelCommands(ctx: AppContext): () => Command[] {
-  return () =>
-    ctx.store.get('models').flatMap((m): Command[] => {
-      if (m.state.status === 'loaded' || m.state.status === 'sleeping') {
+  return () => {
+    const identity = ctx.store.get('identity');
+    return ctx.store.get('models').flatMap((m): Command[] => {
+      if ((m.state.status === 'loaded' || m.state.status === 'sleeping') && can(identity, 'models:unload')) {
         return [{ id: `unload:${m.id}`, title: `Unload ${m.id}`, group: 'Models', run: () => void runJob(ctx, `Unload ${m.id}`, () => ctx.store.request('models:unload', { modelId: m.id })) }];
       }
-      if (m.valid && m.state.status !== 'loading') {
+      if (m.valid && m.state.status !== 'loading' && m.state.status !== 'loaded' && m.state.status !== 'sleeping' && can(identity, 'models:load')) {
         return [{ id: `load:${m.id}`, title: `Load ${m.id}`, group: 'Models', run: () => void runJob(ctx, `Load ${m.id}`, () => ctx.store.request('models:load', { modelId: m.id })) }];
       }
       return [];
     });
+  };
 }
 
+/** Saves the theme chosen with the toggle, for roles that may change the shared settings. */
 export function toggleThemeCommand(ctx: AppContext, next: 'light' | 'dark'): void {
-  void attempt(ctx, 'Saving the theme', () => ctx.store.request('settings:update', { settings: { theme: next } }));
+  if (can(ctx.store.get('identity'), 'settings:update')) {
+    void attempt(ctx, 'Saving the theme', () => ctx.store.request('settings:update', { settings: { theme: next } }));
+  }
 }

@@ -1,82 +1,113 @@
-/** Composes the app: state over the socket, the shell, the router, commands and shortcuts. */
-import { modelCommands, navigationCommands, serverCommands, shellCommands, toggleThemeCommand } from './app-commands.js';
-import { AppShell } from './components/app-shell.js';
-import { CommandPalette } from './components/command-palette.js';
-import { ShortcutsDialog } from './components/shortcuts-dialog.js';
-import { Toaster } from './components/toaster.js';
-import { basePathFrom, socketPathFor, withBase } from './core/base-path.js';
-import { CommandRegistry } from './core/commands.js';
-import type { AppContext } from './core/context.js';
-import { h } from './core/dom.js';
-import { Router } from './core/router.js';
-import { SocketTransport } from './core/socket-transport.js';
-import { StateManager } from './core/state-manager.js';
-import { watchFailures } from './core/state-alerts.js';
-import { applyTheme, effectiveTheme } from './core/theme.js';
-import { errorMessage } from './core/transport.js';
-import { NOT_FOUND, ROUTES, type AppRoute } from './routes.js';
+/**
+ * Starts the app: asks the gateway who the browser is (GET /api/auth/session) before opening the
+ * socket, then shows the signed-in app, the sign-in page, the first-admin setup, or why it cannot
+ * start. The session is asked again whenever the server ends the socket or refuses it.
+ */
+import type { AuthSessionInfo } from '@llamaproxy/shared';
+import { AuthClient, AuthError } from './core/auth-client.js';
+import { basePathFrom } from './core/base-path.js';
+import type { Mountable } from './core/component.js';
+import { authScreen } from './lib/auth-session.js';
+import { errorText } from './lib/error-text.js';
+import { MainApp } from './main-app.js';
+import { MessagePage } from './pages/auth/message-page.js';
+import { SignInPage } from './pages/auth/sign-in-page.js';
 
 export function startApp(root: HTMLElement): void {
   const base = basePathFrom(document.baseURI);
-  const store = new StateManager(new SocketTransport(socketPathFor(base)));
-  const commands = new CommandRegistry();
-  const toasts = new Toaster().mount(document.body);
-  const palette = new CommandPalette(commands).mount(document.body);
-  const shortcuts = new ShortcutsDialog(commands).mount(document.body);
+  const auth = new AuthClient(base);
+  let app: MainApp | null = null;
+  let screen: Mountable | null = null;
+  let checking = false;
 
-  const toggleTheme = (): void => {
-    const next = effectiveTheme() === 'dark' ? 'light' : 'dark';
-    applyTheme(next);
-    toggleThemeCommand(ctx, next);
+  const showScreen = (next: Mountable): void => {
+    app?.suspend();
+    screen?.destroy();
+    root.replaceChildren();
+    screen = next;
+    next.mount(root);
   };
-  const shell = new AppShell({
-    store,
-    nav: ROUTES,
-    href: (path) => withBase(path, base),
-    onOpenPalette: () => palette.open(),
-    onToggleTheme: toggleTheme,
-  }).mount(root);
 
-  const router: Router<AppRoute> = new Router({
-    base,
-    routes: ROUTES,
-    notFound: NOT_FOUND,
-    outlet: shell.outlet,
-    render: async (route) => new (await route.load())(ctx),
-    onError: (error, route) => {
-      shell.outlet.replaceChildren(
-        h('div', { class: 'page' }, h('section', { class: 'card' }, h('h2', null, `${route.title} could not be opened`), h('p', null, errorMessage(error)))),
-      );
-      toasts.error(`Could not open ${route.title}: ${errorMessage(error)}`);
-    },
-  });
-  const ctx: AppContext = { store, router, toasts, commands };
-
-  let firstRoute = true;
-  router.onChange((route, path) => {
-    shell.setPage(route === NOT_FOUND ? '' : path, route.title);
-    if (!firstRoute) {
-      shell.outlet.focus({ preventScroll: true });
+  /** `notice`: shown above the sign-in form. */
+  const enter = async (info: AuthSessionInfo, notice: string | null = null): Promise<void> => {
+    const kind = authScreen(info);
+    switch (kind) {
+      case 'app':
+        screen?.destroy();
+        screen = null;
+        if (app === null) {
+          app = new MainApp({ root, base, auth, checkSession: (signedOut) => void check(signedOut) }, info);
+        } else {
+          app.resume(info);
+        }
+        return;
+      case 'sign-in':
+        showScreen(
+          new SignInPage({
+            auth,
+            notice,
+            onSignedIn: (signedIn) => void enter(signedIn),
+          }),
+        );
+        return;
+      case 'setup': {
+        const { SetupPage } = await import('./pages/auth/setup-page.js');
+        showScreen(new SetupPage({ auth, onSignedIn: (signedIn) => void enter(signedIn) }));
+        return;
+      }
+      case 'unidentified':
+        showScreen(
+          new MessagePage({
+            pageId: 'unidentified',
+            title: 'Your reverse proxy did not identify you',
+            paragraphs: [
+              'Sign-in is done by the reverse proxy in front of Llama Proxy (AUTH_MODE=proxy), but this request reached the gateway without a user name from it.',
+              'Sign in through the proxy, or ask whoever runs it to pass the user header to the gateway.',
+            ],
+            actionLabel: 'Try again',
+            onAction: () => void check(),
+          }),
+        );
+        return;
     }
-    firstRoute = false;
-  });
+  };
 
-  commands.add(shellCommands({ openPalette: () => palette.open(), toggleTheme, showShortcuts: () => shortcuts.open() }));
-  commands.add(navigationCommands(ctx, ROUTES));
-  commands.add(serverCommands(ctx));
-  commands.add(modelCommands(ctx));
-  document.addEventListener('keydown', (event) => {
-    if (!palette.isOpen && !document.querySelector('dialog[open]')) {
-      commands.handleKey(event);
+  /** Asks for the session and shows what fits; a failure shows why, with a way to try again. */
+  const check = async (signedOut = false): Promise<void> => {
+    if (checking) {
+      return;
     }
-  });
+    checking = true;
+    // Signed out while using the app without asking for it: the session ended or was revoked.
+    const notice = app !== null && !signedOut ? 'Your session ended. Sign in again.' : null;
+    try {
+      await enter(await auth.session(), notice);
+    } catch (error) {
+      if (app?.isActive === true) {
+        // The gateway is away (restarting?): the app stays, the socket retries with backoff and
+        // a refusal asks again.
+        app.reconnect();
+      } else {
+        showScreen(unreachable(error, () => void check()));
+      }
+    } finally {
+      checking = false;
+    }
+  };
 
-  store.subscribe('settings', (settings) => {
-    if (settings !== null) {
-      applyTheme(settings.theme);
-    }
+  void check();
+}
+
+function unreachable(error: unknown, retry: () => void): MessagePage {
+  const reason = error instanceof AuthError ? errorText(error) : error instanceof Error ? error.message : 'Unexpected error';
+  return new MessagePage({
+    pageId: 'unreachable',
+    title: 'The gateway does not answer',
+    paragraphs: [
+      reason,
+      'The dashboard asks the gateway who you are (through this web server’s /api/ route) before it connects. Check that the gateway is running and that the web server forwards /api/ to it.',
+    ],
+    actionLabel: 'Try again',
+    onAction: retry,
   });
-  watchFailures(store, toasts);
-  router.start();
-  store.start();
 }

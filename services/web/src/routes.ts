@@ -1,7 +1,9 @@
 /**
- * The six pages. The dashboard is in the initial bundle (it is the first thing people see); the
- * others are loaded on first visit, with uPlot and zod only in the chunks that need them.
+ * The pages; Users and Audit only for roles that may send the request named by `needs` (admins).
+ * The dashboard is in the initial bundle (it is the first thing people see); the others are
+ * loaded on first visit, with uPlot and zod only in the chunks that need them.
  */
+import type { RequestEvent } from '@llamaproxy/shared';
 import type { Component } from './core/component.js';
 import type { AppContext } from './core/context.js';
 import type { RouteDef } from './core/router.js';
@@ -14,6 +16,8 @@ export interface AppRoute extends RouteDef {
   icon: string;
   /** Keyboard shortcut that opens the page. */
   keys: string;
+  /** Only roles that may send this request see the page (and its link). */
+  needs?: RequestEvent;
   load(): Promise<PageClass>;
 }
 
@@ -24,6 +28,8 @@ export const ROUTES: readonly AppRoute[] = [
   { path: '/configuration', title: 'Configuration', icon: '⚙', keys: 'g c', load: async () => (await import('./pages/configuration-page.js')).ConfigurationPage },
   { path: '/settings', title: 'Settings', icon: '☰', keys: 'g s', load: async () => (await import('./pages/settings-page.js')).SettingsPage },
   { path: '/logs', title: 'Logs', icon: '≡', keys: 'g l', load: async () => (await import('./pages/logs-page.js')).LogsPage },
+  { path: '/users', title: 'Users', icon: '⚇', keys: 'g u', needs: 'users:list', load: async () => (await import('./pages/users-page.js')).UsersPage },
+  { path: '/audit', title: 'Audit', icon: '☷', keys: 'g a', needs: 'audit:query', load: async () => (await import('./pages/audit-page.js')).AuditPage },
 ];
 
 export const NOT_FOUND: AppRoute = { path: '', title: 'Not found', icon: '', keys: '', load: () => Promise.resolve(NotFoundPage) };

@@ -1,13 +1,18 @@
+import type { ConnectionIdentity, RequestEvent } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import { h, setText } from '../core/dom.js';
+import { needs, syncPermissions } from '../core/permissions.js';
 import type { StateManager } from '../core/state-manager.js';
 import { ConnectionIndicator } from './connection-indicator.js';
+import { UserMenu } from './user-menu.js';
 
 export interface NavItem {
   path: string;
   title: string;
   icon: string;
   keys: string;
+  /** The request the page is about; the link is hidden from roles that cannot send it. */
+  needs?: RequestEvent;
 }
 
 export interface AppShellProps {
@@ -16,9 +21,14 @@ export interface AppShellProps {
   href(path: string): string;
   onOpenPalette(): void;
   onToggleTheme(): void;
+  onChangePassword(): void;
+  onSignOut(everywhere: boolean): void;
 }
 
-/** Header, side navigation (a drawer on phones) and the outlet where pages mount. */
+/**
+ * Header (with the user's menu), a warning banner when sign-in is off, side navigation (a drawer
+ * on phones; links to pages the role cannot use are hidden) and the outlet where pages mount.
+ */
 export class AppShell extends Component<AppShellProps> {
   readonly outlet = h('main', { id: 'main', class: 'outlet', tabindex: -1 });
   private menuButton!: HTMLButtonElement;
@@ -28,7 +38,7 @@ export class AppShell extends Component<AppShellProps> {
     const links = this.props.nav.map((item) =>
       h(
         'li',
-        null,
+        item.needs === undefined ? null : needs(item.needs),
         h(
           'a',
           { href: this.props.href(item.path), 'data-route': '', 'data-path': item.path, title: `${item.title} (${item.keys})` },
@@ -51,12 +61,29 @@ export class AppShell extends Component<AppShellProps> {
         h('button', { class: 'button ghost palette-button', 'data-action': 'palette', 'aria-keyshortcuts': 'Control+K' }, 'Commands ', h('kbd', null, 'Ctrl K')),
         h('button', { class: 'icon-button', 'data-action': 'theme', 'aria-label': 'Toggle dark mode' }, '◐'),
       ),
+      h(
+        'p',
+        { class: 'auth-banner', role: 'note', hidden: true },
+        h('strong', null, 'Sign-in is off'),
+        ' (AUTH_MODE=none): anyone who can reach this page is an admin.',
+      ),
       h('nav', { id: 'nav', class: 'sidebar', 'aria-label': 'Main' }, h('ul', null, links)),
       h('div', { class: 'scrim', 'data-action': 'close-menu', hidden: true }),
       this.outlet,
     );
-    this.adopt(new ConnectionIndicator(this.props.store), shell.querySelector('.topbar') as HTMLElement, shell.querySelector('.palette-button'));
+    const topbar = shell.querySelector('.topbar') as HTMLElement;
+    this.adopt(new ConnectionIndicator(this.props.store), topbar, shell.querySelector('.palette-button'));
+    this.adopt(new UserMenu({ store: this.props.store, onChangePassword: () => this.props.onChangePassword(), onSignOut: (all) => this.props.onSignOut(all) }), topbar);
     return shell;
+  }
+
+  protected override onMount(): void {
+    this.own(this.props.store.subscribe('identity', (identity) => this.showIdentity(identity), true));
+  }
+
+  private showIdentity(identity: ConnectionIdentity | null): void {
+    (this.el.querySelector('.auth-banner') as HTMLElement).hidden = identity?.mode !== 'none';
+    syncPermissions(this.el.querySelector('.sidebar') as HTMLElement, identity);
   }
 
   protected override events(): EventMap {

@@ -3,6 +3,7 @@ import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, replaceChildren, setText } from '../core/dom.js';
+import { needs, syncPermissions } from '../core/permissions.js';
 import { formatDateTime, formatDuration } from '../lib/format.js';
 import { ProgressBar } from './progress-bar.js';
 import { setBadge } from './status-badge.js';
@@ -20,13 +21,13 @@ const ALLOWED: Record<Action, readonly LlamaStatus['state'][]> = {
   restart: ['running', 'crashed', 'failed'],
 };
 
-/** One supervisor's llama-server: state, uptime, last exit, and start/stop/restart. */
+/** One supervisor's llama-server: state, uptime, last exit, and start/stop/restart for roles that may. */
 export class LlamaCard extends Component<LlamaCardProps> {
   private progress: ProgressBar | null = null;
   private busy = false;
 
   protected override render(): HTMLElement {
-    const button = (action: Action, label: string) => h('button', { class: 'button', 'data-action': action }, label);
+    const button = (action: Action, label: string) => h('button', { class: 'button', 'data-action': action, ...needs(`llama:${action}`) }, label);
     return h(
       'article',
       { class: 'card llama-card' },
@@ -74,6 +75,7 @@ export class LlamaCard extends Component<LlamaCardProps> {
       const button = this.el.querySelector(`[data-action="${action}"]`) as HTMLButtonElement;
       button.disabled = this.busy || !ALLOWED[action].includes(s.state);
     }
+    syncPermissions(this.el, this.props.ctx.store.get('identity'));
   }
 
   private showUptime(): void {

@@ -10,6 +10,8 @@ export interface ModelRowProps {
   units: MemoryUnits;
   /** A load or unload was requested and has not finished. */
   pending: boolean;
+  /** What the signed-in role may do (the toggle is hidden when it may not). */
+  may: { load: boolean; unload: boolean };
 }
 
 /**
@@ -44,7 +46,7 @@ export class ModelRow extends Component<ModelRowProps> {
   }
 
   protected override patch(): void {
-    const { model: m, units, pending } = this.props;
+    const { model: m, units, pending, may } = this.props;
     const q = (s: string): HTMLElement => this.el.querySelector(s) as HTMLElement;
     setText(q('.id'), m.id);
     setText(q('.sub'), [m.name !== m.id ? m.name : null, m.layout !== 'single' ? m.layout : null, m.path].filter(Boolean).join(' · '));
@@ -69,6 +71,7 @@ export class ModelRow extends Component<ModelRowProps> {
     toggle.dataset.intent = unload ? 'unload' : 'load';
     toggle.disabled = pending || (!unload && !m.valid);
     toggle.setAttribute('aria-label', `${unload ? 'Unload' : 'Load'} ${m.id}`);
+    toggle.hidden = !(unload ? may.unload : may.load);
   }
 
   private showReason(box: HTMLElement, m: ModelView): void {

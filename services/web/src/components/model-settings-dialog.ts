@@ -3,6 +3,7 @@ import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, setText } from '../core/dom.js';
+import { editNeeds, needs, readOnlyNote, syncPermissions } from '../core/permissions.js';
 import type { ArgIndex } from '../lib/arg-check.js';
 import { PresetValuesEditor } from './preset-values-editor.js';
 import { ProgressBar } from './progress-bar.js';
@@ -37,22 +38,27 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
         { method: 'dialog', class: 'stack' },
         h('h2', { id: 'model-settings-title' }, `Settings of ${model.id}`),
         h('p', { class: 'muted' }, 'Stored in this model’s section of the preset; applied when the model next loads.'),
+        readOnlyNote('models:settings:update', 'changing these'),
         h(
-          'div',
-          { class: 'form-grid' },
-          field('Context size', h('input', { name: CTX, type: 'number', min: 0, step: 256, value: s[CTX] ?? '', placeholder: 'server default' }), 'Tokens; 0 = the model’s own'),
-          field('GPU layers', h('input', { name: GPU_LAYERS, value: s[GPU_LAYERS] ?? '', placeholder: 'server default', list: 'gpu-layer-choices' }), 'A number, auto or all'),
-          h('label', { class: 'check' }, h('input', { name: ON_START, type: 'checkbox', checked: s[ON_START] === 'true' }), ' Load on startup'),
+          'fieldset',
+          { class: 'bare stack', ...editNeeds('models:settings:update') },
+          h(
+            'div',
+            { class: 'form-grid' },
+            field('Context size', h('input', { name: CTX, type: 'number', min: 0, step: 256, value: s[CTX] ?? '', placeholder: 'server default' }), 'Tokens; 0 = the model’s own'),
+            field('GPU layers', h('input', { name: GPU_LAYERS, value: s[GPU_LAYERS] ?? '', placeholder: 'server default', list: 'gpu-layer-choices' }), 'A number, auto or all'),
+            h('label', { class: 'check' }, h('input', { name: ON_START, type: 'checkbox', checked: s[ON_START] === 'true' }), ' Load on startup'),
+          ),
+          h('datalist', { id: 'gpu-layer-choices' }, h('option', { value: 'auto' }), h('option', { value: 'all' })),
+          h('h3', null, 'Other flags'),
+          h('div', { class: 'others' }),
         ),
-        h('datalist', { id: 'gpu-layer-choices' }, h('option', { value: 'auto' }), h('option', { value: 'all' })),
-        h('h3', null, 'Other flags'),
-        h('div', { class: 'others' }),
         h('div', { class: 'problem form-problem', role: 'alert' }),
         h('div', { class: 'job' }),
         h(
           'div',
           { class: 'actions' },
-          h('button', { type: 'button', class: 'button primary', 'data-action': 'save' }, 'Save'),
+          h('button', { type: 'button', class: 'button primary', 'data-action': 'save', ...needs('models:settings:update') }, 'Save'),
           h('button', { type: 'button', class: 'button', 'data-action': 'close' }, 'Cancel'),
         ),
       ),
@@ -73,6 +79,7 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
   }
 
   open(): void {
+    syncPermissions(this.el, this.props.ctx.store.get('identity'));
     document.body.append(this.el);
     (this.el as HTMLDialogElement).showModal();
   }

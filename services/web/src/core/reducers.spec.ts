@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { logEntry, logRange, model, sample } from '../test-support/fixtures.js';
-import { appendSample, applyModelState, mergeLogs, pruneJobs } from './reducers.js';
+import { identity, logEntry, logRange, model, sample, snapshot } from '../test-support/fixtures.js';
+import { appendSample, applyModelState, mergeLogs, pruneJobs, sameIdentity, snapshotPatch } from './reducers.js';
 import type { JobState } from './state.js';
+import { initialState } from './state.js';
 
 const ids = (entries: { id: number }[]) => entries.map((e) => e.id);
 
@@ -60,5 +61,26 @@ describe('pruneJobs', () => {
   it('drops finished jobs after a minute and keeps running ones', () => {
     const jobs = { a: job('completed', 0), b: job('active', 0), c: job('failed', 50_000) };
     expect(Object.keys(pruneJobs(jobs, 70_000))).toEqual(['b', 'c']);
+  });
+});
+
+describe('identity from snapshots', () => {
+  it('takes the identity of the snapshot', () => {
+    const patch = snapshotPatch(initialState(), snapshot({ identity: identity('viewer') }), false);
+    expect(patch.identity).toEqual(identity('viewer'));
+  });
+
+  it('keeps the same object when nothing changed, so views are not told twice', () => {
+    const state = { ...initialState(), identity: identity('operator') };
+    expect(snapshotPatch(state, snapshot({ identity: identity('operator') }), true).identity).toBe(state.identity);
+  });
+
+  it.each([
+    ['another role', identity('admin', 'alice'), identity('viewer', 'alice'), false],
+    ['another user', identity('admin', 'alice'), identity('admin', 'bob'), false],
+    ['sign-in turned off', identity('admin', 'alice'), identity(), false],
+    ['the same', identity('viewer', 'alice'), identity('viewer', 'alice'), true],
+  ])('sameIdentity: %s → %s', (_name, a, b, expected) => {
+    expect(sameIdentity(a, b)).toBe(expected);
   });
 });

@@ -2,7 +2,7 @@
  * Pure functions that turn snapshots and broadcasts into state changes. Each returns only the
  * keys that changed, so the StateManager notifies exactly their subscribers.
  */
-import type { LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, Snapshot } from '@llamaproxy/shared';
+import type { ConnectionIdentity, LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, Snapshot } from '@llamaproxy/shared';
 import type { AnyBroadcast } from './transport.js';
 import type { AppState, JobState } from './state.js';
 import { LIMITS } from './state.js';
@@ -71,6 +71,7 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
   const logs = resume && snapshot.logsTruncated ? mergeLogs([], snapshot.logs) : mergeLogs(state.logs, snapshot.logs);
   const patch: StatePatch = {
     ready: true,
+    identity: sameIdentity(state.identity, snapshot.identity) ? state.identity : snapshot.identity,
     models: snapshot.models,
     llama: snapshot.llama,
     config: snapshot.config,
@@ -82,6 +83,14 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
     patch.recentMetrics = appendSample(state.recentMetrics, snapshot.metrics);
   }
   return patch;
+}
+
+/** True when both say the same user with the same role (so views are not told of a change). */
+export function sameIdentity(a: ConnectionIdentity | null, b: ConnectionIdentity | null): boolean {
+  if (a === null || b === null) {
+    return a === b;
+  }
+  return a.mode === b.mode && a.role === b.role && a.user?.id === b.user?.id && a.user?.username === b.user?.username && a.user?.role === b.user?.role;
 }
 
 export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: number): StatePatch {

@@ -1,5 +1,6 @@
 import type {
   BroadcastData,
+  ConnectionIdentity,
   DashboardSettings,
   LlamaStatus,
   LogEntry,
@@ -32,6 +33,12 @@ export interface AppState {
   connection: ConnectionState;
   /** True once the first snapshot arrived. */
   ready: boolean;
+  /**
+   * Who this connection is and its role: from the sign-in session at start, then from every
+   * snapshot (a role change reconnects the socket, and the next snapshot brings the new role).
+   * Null until known; `can()` allows nothing then.
+   */
+  identity: ConnectionIdentity | null;
   models: ModelView[];
   llama: LlamaStatus[];
   config: ServerConfig | null;
@@ -57,6 +64,7 @@ export function initialState(): AppState {
   return {
     connection: { status: 'connecting', attempt: 0, queued: 0 },
     ready: false,
+    identity: null,
     models: [],
     llama: [],
     config: null,

@@ -1,7 +1,7 @@
 /**
  * Theme: "system" follows the OS (CSS media query); "light"/"dark" set `data-theme` on <html>.
- * The choice is cached in localStorage so the next page load starts in it (index.html reads it
- * before the first paint); the server copy in the settings stays the source of truth.
+ * The choice is cached in localStorage so the next page load starts in it (public/theme-boot.js
+ * reads it before the first paint); the server copy in the settings stays the source of truth.
  */
 import type { DashboardSettings } from '@llamaproxy/shared';
 

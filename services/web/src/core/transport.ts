@@ -12,6 +12,7 @@ import type {
   RequestPayload,
   ResponseEnvelope,
 } from '@llamaproxy/shared';
+import { errorText } from '../lib/error-text.js';
 
 export type TransportStatus = 'connected' | 'disconnected' | 'reconnecting';
 
@@ -32,11 +33,14 @@ export type { BroadcastData };
 /** A failed request: the server's `{ code, message }`, or TIMEOUT from the client. */
 export class RequestError extends Error {
   readonly code: ErrorCode;
+  /** With RATE_LIMITED: when a retry can succeed. */
+  readonly retryAfterMs: number | undefined;
 
   constructor(info: ErrorInfo) {
     super(info.message);
     this.name = 'RequestError';
     this.code = info.code;
+    this.retryAfterMs = info.retryAfterMs;
   }
 }
 
@@ -52,6 +56,9 @@ export function isResponseEnvelope(value: unknown): value is ResponseEnvelope {
 
 /** A message for the user from anything a request can throw. */
 export function errorMessage(error: unknown): string {
+  if (error instanceof RequestError) {
+    return errorText({ code: error.code, message: error.message, retryAfterMs: error.retryAfterMs });
+  }
   if (error instanceof Error) {
     return error.message;
   }

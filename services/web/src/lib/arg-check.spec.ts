@@ -38,6 +38,18 @@ describe('presetEntryProblem', () => {
     expect(presetEntryProblem('model', '/x.gguf', index, false)).toBe('not an argument of this llama-server');
   });
 
+  it('refuses what the flag policy the supervisor published refuses', () => {
+    const args = [arg(['-c', '--ctx-size'], 'int'), arg(['--log-file'], 'string'), arg(['-m', '--model'], 'string'), arg(['--lora'], 'string')];
+    const withPolicy = buildArgIndex(args, { modelsDir: '/models', allow: [] });
+    expect(presetEntryProblem('log-file', '/models/x.gguf', withPolicy, false)).toBe('not allowed: it writes files on the host');
+    expect(presetEntryProblem('model', '/etc/passwd', withPolicy, true)).toBe('"/etc/passwd" is outside the models directory /models');
+    expect(presetEntryProblem('lora', 'adapters/a.gguf', withPolicy, false)).toBeNull();
+    expect(presetEntryProblem('ctx-size', '4096', withPolicy, false)).toBeNull();
+    expect(presetEntryProblem('log-file', '/tmp/l.log', buildArgIndex(args, { modelsDir: '/models', allow: ['log-file'] }), false)).toBeNull();
+    // Without a published policy the supervisor alone judges it.
+    expect(presetEntryProblem('log-file', '/models/x.gguf', buildArgIndex(args), false)).toBeNull();
+  });
+
   it('checks only the syntax without a catalogue', () => {
     expect(presetEntryProblem('anything', 'x', null, false)).toBeNull();
   });

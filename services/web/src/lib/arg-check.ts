@@ -2,7 +2,15 @@
  * Checks preset keys and values against llama-server's argument catalogue (`llama:args`).
  * Uses the shared validators at run time, so only lazily loaded pages may import this file.
  */
-import { PRESET_ONLY_KEYS, argValueProblem, indexArgs, type LlamaArg } from '@llamaproxy/shared';
+import {
+  PRESET_ONLY_KEYS,
+  argValueProblem,
+  checkArg,
+  indexArgs,
+  type ArgPolicyContext,
+  type ArgPolicyInfo,
+  type LlamaArg,
+} from '@llamaproxy/shared';
 
 export interface ArgIndex {
   args: readonly LlamaArg[];
@@ -10,13 +18,23 @@ export interface ArgIndex {
   byName: Map<string, LlamaArg>;
   /** Preset keys to suggest, sorted. */
   keys: string[];
+  /**
+   * The flag policy the supervisor enforces (models directory, keys its environment allows), or
+   * null when it did not publish one; then only the supervisor judges it.
+   */
+  policy: ArgPolicyContext | null;
 }
 
 const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-export function buildArgIndex(args: readonly LlamaArg[]): ArgIndex {
+export function buildArgIndex(args: readonly LlamaArg[], policy: ArgPolicyInfo | null = null): ArgIndex {
   const keys = [...new Set([...args.map((a) => a.key), ...PRESET_ONLY_KEYS])].sort();
-  return { args, byName: indexArgs(args), keys };
+  return { args, byName: indexArgs(args), keys, policy: policy === null ? null : { args, modelsDir: policy.modelsDir, allow: policy.allow } };
+}
+
+/** Why the flag policy refuses `key = value` (e.g. "not allowed: it writes files on the host"), or null. */
+function policyProblem(key: string, value: string, index: ArgIndex | null): string | null {
+  return index?.policy ? (checkArg(key, value, index.policy, index.byName)?.reason ?? null) : null;
 }
 
 /** Why `key = value` is not accepted, or null. Without a catalogue only the syntax is checked. */
@@ -34,7 +52,7 @@ export function presetEntryProblem(key: string, value: string, index: ArgIndex |
     return null;
   }
   if (key === 'model' && allowModelKey) {
-    return value.trim() === '' ? 'a custom entry needs the path of its GGUF file' : null;
+    return value.trim() === '' ? 'a custom entry needs the path of its GGUF file' : policyProblem(key, value, index);
   }
   if (index === null) {
     return null;
@@ -43,7 +61,7 @@ export function presetEntryProblem(key: string, value: string, index: ArgIndex |
   if (arg === undefined) {
     return 'not an argument of this llama-server';
   }
-  return argValueProblem(arg, value);
+  return argValueProblem(arg, value) ?? policyProblem(key, value, index);
 }
 
 /** One line of help for a key: its flags, type, choices and default. */

@@ -15,7 +15,7 @@ export function loadArgIndex(store: StateManager): Promise<ArgIndex | null> {
     const request = Promise.race([
       store
         .request('llama:args', {})
-        .then((r) => (r.catalogue === null ? null : buildArgIndex(r.catalogue.args)))
+        .then((r) => (r.catalogue === null ? null : buildArgIndex(r.catalogue.args, r.catalogue.policy ?? null)))
         .catch(() => null),
       new Promise<null>((resolve) => setTimeout(() => resolve(null), WAIT_MS)),
     ]);

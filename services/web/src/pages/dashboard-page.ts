@@ -70,6 +70,8 @@ export class DashboardPage extends Component<AppContext> {
   protected override onMount(): void {
     const { store } = this.props;
     this.own(store.subscribe('llama', () => this.showNodes(), true));
+    // The cards hide the controls the role cannot use.
+    this.own(store.subscribe('identity', () => this.showNodes()));
     this.own(store.subscribe('recentMetrics', () => this.showStats(), true));
     this.own(store.subscribe('settings', () => this.showStats()));
     this.own(store.subscribe('models', () => this.showModels(), true));

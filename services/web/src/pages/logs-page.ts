@@ -5,6 +5,7 @@ import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { LOG_LEVELS, LOG_SOURCES } from '../core/contract.js';
 import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
+import { needs, watchPermissions } from '../core/permissions.js';
 import { downloadText, fileStamp } from '../lib/download.js';
 import { filterFromSearch, matchesLog, toQuery, type LogFilter } from '../lib/log-filter.js';
 
@@ -54,7 +55,7 @@ export class LogsPage extends Component<AppContext> {
           h('button', { class: 'button', 'data-action': 'pause', 'aria-pressed': 'false', 'aria-keyshortcuts': 'p' }, 'Pause'),
           h('button', { class: 'button', 'data-action': 'clear-view' }, 'Clear view'),
           h('button', { class: 'button', 'data-action': 'export' }, 'Export'),
-          h('button', { class: 'button danger', 'data-action': 'delete' }, 'Delete stored logs'),
+          h('button', { class: 'button danger', 'data-action': 'delete', ...needs('logs:clear') }, 'Delete stored logs'),
         ),
       ),
       h('div', { class: 'card log-card' }, h('p', { class: 'older muted' }), this.scroller, h('p', { class: 'status muted', 'aria-live': 'polite' })),
@@ -87,6 +88,7 @@ export class LogsPage extends Component<AppContext> {
       }
     });
     this.own(store.subscribe('models', () => this.fillSources(), true));
+    this.own(watchPermissions(store, this.el));
     this.own(store.subscribe('logs', (logs) => this.onLive(logs)));
     this.own(
       commands.add([

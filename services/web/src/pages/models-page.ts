@@ -6,6 +6,7 @@ import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
+import { can, needs, watchPermissions } from '../core/permissions.js';
 import { loadArgIndex } from '../lib/catalogue.js';
 import { MODEL_FILTERS, queryModels, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
 
@@ -41,7 +42,7 @@ export class ModelsPage extends Component<AppContext> {
           h('select', { class: 'filter', 'aria-label': 'Show' }, MODEL_FILTERS.map((f) => h('option', { value: f }, f === 'all' ? 'All models' : f))),
           h('span', { class: 'count muted', 'aria-live': 'polite' }),
         ),
-        h('button', { class: 'button', 'data-action': 'rescan' }, 'Rescan directory'),
+        h('button', { class: 'button', 'data-action': 'rescan', ...needs('models:rescan') }, 'Rescan directory'),
       ),
       h(
         'div',
@@ -89,11 +90,13 @@ export class ModelsPage extends Component<AppContext> {
     const { store, commands } = this.props;
     this.own(store.subscribe('models', () => this.show(), true));
     this.own(store.subscribe('settings', () => this.show()));
+    this.own(store.subscribe('identity', () => this.show()));
+    this.own(watchPermissions(store, this.el));
+    this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
-      commands.add([
-        { id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() },
-        { id: 'models:rescan-key', title: 'Rescan the models directory', group: 'Models', keys: 'r', run: () => this.rescan() },
-      ]),
+      commands.add(() =>
+        can(store.get('identity'), 'models:rescan') ? [{ id: 'models:rescan-key', title: 'Rescan the models directory', group: 'Models', keys: 'r', run: () => this.rescan() }] : [],
+      ),
     );
   }
 
@@ -107,7 +110,9 @@ export class ModelsPage extends Component<AppContext> {
     const all = store.get('models');
     const units = store.get('settings')?.units.memory ?? 'binary';
     const shown = queryModels(all, this.query);
-    this.rows.reconcile(shown.map((model) => ({ model, units, pending: this.pending.has(model.id) })));
+    const identity = store.get('identity');
+    const may = { load: can(identity, 'models:load'), unload: can(identity, 'models:unload') };
+    this.rows.reconcile(shown.map((model) => ({ model, units, pending: this.pending.has(model.id), may })));
     setText(this.el.querySelector('.count') as HTMLElement, `${shown.length} of ${all.length}`);
     const empty = this.el.querySelector('.empty') as HTMLElement;
     empty.hidden = shown.length > 0;

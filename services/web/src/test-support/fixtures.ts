@@ -1,11 +1,60 @@
 import {
   DEFAULT_DASHBOARD_SETTINGS,
   DEFAULT_SERVER_CONFIG,
+  type AuditEntry,
+  type ConnectionIdentity,
   type LogEntry,
   type MetricsSample,
   type ModelView,
+  type Role,
+  type SessionView,
   type Snapshot,
+  type UserView,
 } from '@llamaproxy/shared';
+
+/** A signed-in user with `role` in `local` mode; `none` mode when no role is given (everyone is admin). */
+export function identity(role?: Role, username = `${role ?? 'anyone'}-user`): ConnectionIdentity {
+  return role === undefined
+    ? { mode: 'none', user: null, role: 'admin' }
+    : { mode: 'local', user: { id: `id-${username}`, username, role }, role };
+}
+
+export function userView(username: string, patch: Partial<UserView> = {}): UserView {
+  return { id: `id-${username}`, username, role: 'viewer', disabled: false, origin: 'local', createdAt: 1_700_000_000_000, lastSeenAt: null, ...patch };
+}
+
+export function sessionView(handle: string, patch: Partial<SessionView> = {}): SessionView {
+  return {
+    handle,
+    userId: 'id-alice',
+    username: 'alice',
+    createdAt: 1_700_000_000_000,
+    lastSeenAt: 1_700_000_100_000,
+    expiresAt: 1_700_600_000_000,
+    address: '127.0.0.1',
+    userAgent: 'Chromium',
+    current: false,
+    ...patch,
+  };
+}
+
+export function auditEntry(id: number, patch: Partial<AuditEntry> = {}): AuditEntry {
+  return {
+    id,
+    ts: 1_700_000_000_000 + id * 1000,
+    userId: 'id-alice',
+    username: 'alice',
+    role: 'admin',
+    address: '127.0.0.1',
+    event: 'users:create',
+    target: 'bob',
+    summary: '{"username":"bob","password":"***","role":"viewer"}',
+    outcome: 'ok',
+    errorCode: null,
+    requestId: null,
+    ...patch,
+  };
+}
 
 export function logEntry(id: number, message = `line ${id}`): LogEntry {
   return { id, ts: 1_700_000_000_000 + id, level: 'info', source: 'gateway', nodeId: null, modelId: null, message };
@@ -55,6 +104,7 @@ export function sample(ts: number, cpu = 10): MetricsSample {
 
 export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
   return {
+    identity: identity(),
     models: [model('alpha')],
     llama: [],
     config: DEFAULT_SERVER_CONFIG,

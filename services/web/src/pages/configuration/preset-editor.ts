@@ -4,6 +4,7 @@ import { attempt, runJob } from '../../core/actions.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, replaceChildren, setText, valueOf } from '../../core/dom.js';
+import { editNeeds, needs, readOnlyNote, watchPermissions } from '../../core/permissions.js';
 import type { ArgIndex } from '../../lib/arg-check.js';
 import { PresetSectionCard } from './preset-section-card.js';
 
@@ -38,25 +39,26 @@ export class PresetEditor extends Component<PresetEditorProps> {
         h('button', { type: 'button', role: 'tab', 'data-view': 'structured', 'aria-selected': 'true' }, 'Sections'),
         h('button', { type: 'button', role: 'tab', 'data-view': 'raw', 'aria-selected': 'false' }, 'Raw INI'),
       ),
+      readOnlyNote('presets:update', 'changing the presets'),
       h(
         'div',
         { class: 'structured', role: 'tabpanel' },
-        h('div', { class: 'sections' }),
+        h('fieldset', { class: 'bare', ...editNeeds('presets:update') }, h('div', { class: 'sections' })),
         h(
           'div',
-          { class: 'actions add-section' },
+          { class: 'actions add-section', ...needs('presets:update') },
           h('select', { class: 'add-model', 'aria-label': 'Model to add a section for' }),
           h('button', { type: 'button', class: 'button', 'data-action': 'add-model' }, 'Add model section'),
           h('input', { class: 'custom-name', placeholder: 'custom entry name', 'aria-label': 'Custom entry name' }),
           h('button', { type: 'button', class: 'button', 'data-action': 'add-custom' }, 'Add custom entry'),
         ),
       ),
-      h('div', { class: 'raw', role: 'tabpanel', hidden: true }, h('textarea', { class: 'ini', rows: 18, spellcheck: 'false', 'aria-label': 'Preset INI' })),
+      h('div', { class: 'raw', role: 'tabpanel', hidden: true }, h('textarea', { class: 'ini', rows: 18, spellcheck: 'false', 'aria-label': 'Preset INI', ...editNeeds('presets:update') })),
       h('ul', { class: 'problems plain-list', role: 'alert' }),
       h('div', { class: 'job' }),
       h(
         'div',
-        { class: 'actions' },
+        { class: 'actions', ...needs('presets:update') },
         h('button', { type: 'button', class: 'button primary', 'data-action': 'save' }, 'Save and apply'),
         h('button', { type: 'button', class: 'button', 'data-action': 'validate' }, 'Check on the server'),
         h('button', { type: 'button', class: 'button', 'data-action': 'discard' }, 'Discard changes'),
@@ -84,6 +86,7 @@ export class PresetEditor extends Component<PresetEditorProps> {
 
   protected override onMount(): void {
     const { store } = this.props.ctx;
+    this.own(watchPermissions(store, this.el));
     this.own(
       store.subscribe(
         'preset',

@@ -1,9 +1,10 @@
-import { ServerConfigSchema, extraArgsProblems, type ServerConfig } from '@llamaproxy/shared';
+import { ServerConfigSchema, extraArgsPolicyProblems, extraArgsProblems, formatArgPolicyProblem, type ServerConfig } from '@llamaproxy/shared';
 import { ProgressBar } from '../../components/progress-bar.js';
 import { runJob } from '../../core/actions.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, setText } from '../../core/dom.js';
+import { editNeeds, needs, readOnlyNote, watchPermissions } from '../../core/permissions.js';
 import type { ArgIndex } from '../../lib/arg-check.js';
 import { joinArgs, splitArgs } from '../../lib/args.js';
 
@@ -15,14 +16,15 @@ export interface ServerConfigFormProps {
 type Field = keyof ServerConfig;
 
 const FIELDS: { name: Field; label: string; hint: string; input: Record<string, string | number> }[] = [
-  { name: 'modelsDir', label: 'Models directory', hint: 'As the supervisor sees it', input: { type: 'text' } },
+  // modelsDir, host and port come from the supervisor's environment only: shown, never sent as changes.
+  { name: 'modelsDir', label: 'Models directory', hint: 'Set by MODELS_DIR on the supervisor', input: { type: 'text', readonly: 'readonly' } },
   { name: 'modelsMax', label: 'Models loaded at once', hint: '0 = unlimited; beyond it the least recently used is unloaded', input: { type: 'number', min: 0, max: 256 } },
   { name: 'parallel', label: 'Parallel slots per model', hint: '--parallel', input: { type: 'number', min: 1, max: 256 } },
   { name: 'ctxSize', label: 'Context size', hint: '0 = each model’s training context', input: { type: 'number', min: 0, step: 256 } },
   { name: 'gpuLayers', label: 'GPU layers', hint: 'A number, auto or all', input: { type: 'text', list: 'gpu-layers-choices' } },
   { name: 'threadsHttp', label: 'HTTP threads', hint: '-1 = llama-server’s default', input: { type: 'number', min: -1 } },
-  { name: 'host', label: 'Listen host', hint: 'Where llama-server listens', input: { type: 'text' } },
-  { name: 'port', label: 'Listen port', hint: '1–65535', input: { type: 'number', min: 1, max: 65_535 } },
+  { name: 'host', label: 'Listen host', hint: 'Set by LLAMA_HOST on the supervisor', input: { type: 'text', readonly: 'readonly' } },
+  { name: 'port', label: 'Listen port', hint: 'Set by LLAMA_PORT on the supervisor', input: { type: 'number', min: 1, max: 65_535, readonly: 'readonly' } },
 ];
 
 /** The router settings with validation; applying them restarts llama-server through the supervisor. */
@@ -38,34 +40,39 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
       { class: 'card config-form', novalidate: true },
       h('div', { class: 'card-header' }, h('h2', null, 'llama-server router'), h('span', { class: 'badge dirty', hidden: true }, 'unsaved changes')),
       h('p', { class: 'notice muted', hidden: true }, 'The configuration changed on the server. ', h('button', { type: 'button', class: 'button ghost', 'data-action': 'take-server' }, 'Load it')),
+      readOnlyNote('config:update', 'changing the router settings'),
       h(
-        'div',
-        { class: 'form-grid' },
-        FIELDS.map((f) =>
-          h(
-            'div',
-            { class: 'field' },
-            h('label', { for: `cfg-${f.name}` }, f.label),
-            h('input', { id: `cfg-${f.name}`, name: f.name, ...f.input, 'aria-describedby': `cfg-${f.name}-hint cfg-${f.name}-problem` }),
-            h('span', { class: 'hint', id: `cfg-${f.name}-hint` }, f.hint),
-            h('span', { class: 'problem', id: `cfg-${f.name}-problem` }),
+        'fieldset',
+        { class: 'bare stack', ...editNeeds('config:update') },
+        h(
+          'div',
+          { class: 'form-grid' },
+          FIELDS.map((f) =>
+            h(
+              'div',
+              { class: 'field' },
+              h('label', { for: `cfg-${f.name}` }, f.label),
+              h('input', { id: `cfg-${f.name}`, name: f.name, ...f.input, 'aria-describedby': `cfg-${f.name}-hint cfg-${f.name}-problem` }),
+              h('span', { class: 'hint', id: `cfg-${f.name}-hint` }, f.hint),
+              h('span', { class: 'problem', id: `cfg-${f.name}-problem` }),
+            ),
           ),
+          h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'autoload' }), ' Load a model on the first request that names it'),
         ),
-        h('label', { class: 'check' }, h('input', { type: 'checkbox', name: 'autoload' }), ' Load a model on the first request that names it'),
-      ),
-      h('datalist', { id: 'gpu-layers-choices' }, h('option', { value: 'auto' }), h('option', { value: 'all' })),
-      h(
-        'div',
-        { class: 'field' },
-        h('label', { for: 'cfg-extraArgs' }, 'Extra arguments'),
-        h('textarea', { id: 'cfg-extraArgs', name: 'extraArgs', rows: 2, spellcheck: 'false', placeholder: '--flash-attn on --cache-type-k q8_0' }),
-        h('span', { class: 'hint' }, 'Passed to llama-server as they are; quote values with spaces'),
-        h('span', { class: 'problem', id: 'cfg-extraArgs-problem' }),
+        h('datalist', { id: 'gpu-layers-choices' }, h('option', { value: 'auto' }), h('option', { value: 'all' })),
+        h(
+          'div',
+          { class: 'field' },
+          h('label', { for: 'cfg-extraArgs' }, 'Extra arguments'),
+          h('textarea', { id: 'cfg-extraArgs', name: 'extraArgs', rows: 2, spellcheck: 'false', placeholder: '--flash-attn on --cache-type-k q8_0' }),
+          h('span', { class: 'hint' }, 'Passed to llama-server as they are; quote values with spaces'),
+          h('span', { class: 'problem', id: 'cfg-extraArgs-problem' }),
+        ),
       ),
       h('div', { class: 'job' }),
       h(
         'div',
-        { class: 'actions' },
+        { class: 'actions', ...needs('config:update') },
         h('button', { type: 'submit', class: 'button primary', 'data-action': 'apply' }, 'Apply and restart'),
         h('button', { type: 'button', class: 'button', 'data-action': 'reset' }, 'Discard changes'),
       ),
@@ -86,6 +93,7 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
   }
 
   protected override onMount(): void {
+    this.own(watchPermissions(this.props.ctx.store, this.el));
     this.own(
       this.props.ctx.store.subscribe(
         'config',
@@ -158,7 +166,12 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
         problems.set(field, problems.get(field) ?? (issue.code === 'invalid_type' ? 'required, as a number' : issue.message));
       }
     }
-    const extra = extraArgsProblems(Array.isArray(candidate.extraArgs) ? (candidate.extraArgs as string[]) : [], this.props.args?.args ?? null);
+    const extraArgs = Array.isArray(candidate.extraArgs) ? (candidate.extraArgs as string[]) : [];
+    const policy = this.props.args?.policy ?? null;
+    const extra = [
+      ...(policy === null ? [] : extraArgsPolicyProblems(extraArgs, policy).map(formatArgPolicyProblem)),
+      ...extraArgsProblems(extraArgs, this.props.args?.args ?? null),
+    ];
     if (extra.length > 0) {
       problems.set('extraArgs', extra.join('; '));
     }

@@ -3,6 +3,7 @@ import { attempt } from '../../core/actions.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, setText } from '../../core/dom.js';
+import { editNeeds, needs, readOnlyNote, watchPermissions } from '../../core/permissions.js';
 import { applyTheme } from '../../core/theme.js';
 
 type NumberField = { path: string; label: string; hint: string; min: number; max: number; scale?: number };
@@ -41,9 +42,10 @@ export class PreferencesForm extends Component<AppContext> {
       'form',
       { class: 'card', novalidate: true },
       h('h2', null, 'Dashboard preferences'),
+      readOnlyNote('settings:update', 'changing the preferences'),
       h(
-        'div',
-        { class: 'form-grid' },
+        'fieldset',
+        { class: 'bare form-grid', ...editNeeds('settings:update') },
         select('theme', 'Theme', [
           ['system', 'Follow the system'],
           ['light', 'Light'],
@@ -68,7 +70,7 @@ export class PreferencesForm extends Component<AppContext> {
         ),
       ),
       h('p', { class: 'problem form-problem', role: 'alert' }),
-      h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button primary' }, 'Save preferences'), h('button', { type: 'button', class: 'button', 'data-action': 'reset' }, 'Discard changes')),
+      h('div', { class: 'actions', ...needs('settings:update') }, h('button', { type: 'submit', class: 'button primary' }, 'Save preferences'), h('button', { type: 'button', class: 'button', 'data-action': 'reset' }, 'Discard changes')),
     );
   }
 
@@ -83,6 +85,7 @@ export class PreferencesForm extends Component<AppContext> {
   }
 
   protected override onMount(): void {
+    this.own(watchPermissions(this.props.store, this.el));
     this.own(this.props.store.subscribe('settings', (s) => this.fill(s), true));
   }
 

@@ -2,6 +2,7 @@ import { attempt, runJob } from '../../core/actions.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, replaceChildren, setText } from '../../core/dom.js';
+import { needs, watchPermissions } from '../../core/permissions.js';
 import { buildConfigFile, parseConfigFile, type ConfigFile } from '../../lib/config-file.js';
 import { downloadText, fileStamp } from '../../lib/download.js';
 
@@ -19,10 +20,14 @@ export class TransferCard extends Component<AppContext> {
         'div',
         { class: 'actions' },
         h('button', { type: 'button', class: 'button', 'data-action': 'export' }, 'Export configuration'),
-        h('label', { class: 'button' }, 'Import from file…', h('input', { type: 'file', accept: 'application/json,.json', class: 'visually-hidden', 'data-action': 'pick' })),
+        h('label', { class: 'button', ...needs('settings:update', 'presets:update', 'config:update') }, 'Import from file…', h('input', { type: 'file', accept: 'application/json,.json', class: 'visually-hidden', 'data-action': 'pick' })),
       ),
       h('div', { class: 'import-review', 'aria-live': 'polite' }),
     );
+  }
+
+  protected override onMount(): void {
+    this.own(watchPermissions(this.props.store, this.el));
   }
 
   protected override events(): EventMap {

@@ -1,0 +1,40 @@
+// @vitest-environment happy-dom
+import type { Role } from '@llamaproxy/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { identity, model } from '../test-support/fixtures.js';
+import { pageContext } from '../test-support/page-context.js';
+import { ModelsPage } from './models-page.js';
+
+describe(ModelsPage.name, () => {
+  let sut: ModelsPage | undefined;
+
+  afterEach(() => {
+    sut?.destroy();
+  });
+
+  const visible = (selector: string) => [...(sut?.el.querySelectorAll<HTMLElement>(selector) ?? [])].filter((el) => !el.hidden).length;
+
+  it.each<[Role, number]>([
+    ['viewer', 0],
+    ['operator', 2],
+    ['admin', 2],
+  ])('shows load/unload and rescan to a %s: %i toggles', (role, toggles) => {
+    const { ctx } = pageContext(identity(role));
+    ctx.store.set('models', [model('a'), model('b', { state: { ...model('b').state, status: 'loaded' } })]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    expect(visible('[data-action="toggle"]')).toBe(toggles);
+    expect(visible('[data-action="rescan"]')).toBe(toggles > 0 ? 1 : 0);
+    // Everyone may look at a model's settings.
+    expect(visible('[data-action="settings"]')).toBe(2);
+  });
+
+  it('shows the controls once the role allows them', () => {
+    const { ctx } = pageContext(identity('viewer'));
+    ctx.store.set('models', [model('a')]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    expect(visible('[data-action="toggle"]')).toBe(0);
+    ctx.store.set('identity', identity('operator'));
+    expect(visible('[data-action="toggle"]')).toBe(1);
+    expect(visible('[data-action="rescan"]')).toBe(1);
+  });
+});
