@@ -3,9 +3,11 @@
 #
 # Starts a private dockerd (its own socket, exec root and data root, so it never meets a system
 # Docker), builds the base-image stand-ins (tests/stack/standins.sh), runs the stack test
-# (tests/stack/stack.test.ts: `docker-compose up -d --build` of docker-compose.yml, health, the
-# dashboard and the Socket.IO API through the web container, a gateway restart, `down -v`), and
-# stops dockerd by its PID on success and on failure.
+# (tests/stack/stack.test.ts: `docker-compose up -d --build` of docker-compose.yml with sign-in
+# (AUTH_MODE=local, the first admin from the environment), REDIS_PASSWORD and LLAMA_API_KEY set;
+# health, the dashboard, sign-in through the TLS recipe and the Socket.IO API with the session
+# cookie through the web container, a gateway restart, `down -v`), and stops dockerd by its PID on
+# success and on failure.
 #
 # Needs root and Debian's docker.io, docker-compose (v1.29) and debootstrap.
 # Environment:

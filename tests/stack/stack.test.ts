@@ -2,16 +2,22 @@
  * The Compose stack end to end, on the Docker engine at DOCKER_HOST (tests/stack/run.sh starts a
  * private one and builds the base-image stand-ins first):
  *
- *   docker-compose up -d --build of the real docker-compose.yml → every service healthy → the
- *   dashboard through the published web port → the Socket.IO API through the web container's
- *   proxy: a generated tiny model reaches `loaded` → a setting is saved → the gateway container is
- *   restarted and the setting and the log are still there → down -v.
+ *   docker-compose up -d --build of the real docker-compose.yml, signed in (AUTH_MODE=local, the
+ *   first admin from the environment), with REDIS_PASSWORD and LLAMA_API_KEY set → every service
+ *   healthy → the dashboard and its security headers through the published web port → Redis and
+ *   llama-server refuse clients without their secrets → a socket without a session is refused →
+ *   sign-in through deploy/reverse-proxy/nginx.conf over TLS (or the web container without nginx
+ *   here) → the Socket.IO API with the session cookie through the web container's proxy: a
+ *   generated tiny model reaches `loaded` → a setting is saved → the gateway container is
+ *   restarted and the session, the setting and the log are still there → down -v.
  *
  * Each step prints its time; the last line is "stack: N passed, N failed".
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { get as httpsGet } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { delimiter, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { io } from 'socket.io-client';
@@ -30,6 +36,10 @@ const EXPECTED_UID: Record<(typeof SERVICES)[number], string> = {
   web: '101',
 };
 const MODEL = 'tiny-llama-a';
+/** The first admin, created by the gateway from ADMIN_USERNAME/ADMIN_PASSWORD. */
+const ADMIN = { username: 'stackadmin', password: `pw-${randomBytes(12).toString('hex')}` };
+const REDIS_PASSWORD = randomBytes(16).toString('hex');
+const LLAMA_API_KEY = `key-${randomBytes(16).toString('hex')}`;
 
 const log = (line: string): void => console.log(`[stack] ${line}`);
 
@@ -137,16 +147,64 @@ function onPath(name: string): boolean {
   return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, name)));
 }
 
-/** GET over TLS that accepts the test's self-signed certificate. */
-async function insecureGet(url: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** An HTTP(S) request that accepts the test's self-signed certificate. */
+async function insecureRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
+  const send = url.startsWith('https:') ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    httpsGet(url, { rejectUnauthorized: false }, (res) => {
+    const req = send(url, { method: options.method ?? 'GET', headers: options.headers, rejectUnauthorized: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (body += chunk));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    }).on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
   });
+}
+
+/** GET over TLS that accepts the test's self-signed certificate. */
+function insecureGet(url: string): Promise<HttpAnswer> {
+  return insecureRequest(url);
+}
+
+/**
+ * POST /api/auth/sign-in as the dashboard does it (JSON, with its own origin as Origin); returns
+ * the session cookie (`name=value`).
+ */
+async function signIn(origin: string, credentials: { username: string; password: string }): Promise<string> {
+  const answer = await insecureRequest(`${origin}/api/auth/sign-in`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify(credentials),
+  });
+  if (answer.status !== 200) {
+    throw new Error(`POST ${origin}/api/auth/sign-in answered ${answer.status}: ${answer.body.slice(0, 300)}`);
+  }
+  const setCookie = ([] as string[]).concat(answer.headers['set-cookie'] ?? []);
+  const cookie = setCookie.find((c) => c.startsWith('llamaproxy_session='))?.split(';')[0];
+  if (cookie === undefined) {
+    throw new Error(`sign-in set no session cookie (set-cookie: ${JSON.stringify(setCookie)})`);
+  }
+  return cookie;
+}
+
+/** The `connect_error` message of a socket the gateway refuses, or null when it connects. */
+async function socketRefusal(url: string, path: string, headers: Record<string, string> = {}): Promise<string | null> {
+  const socket = io(url, { path, transports: ['websocket'], rejectUnauthorized: false, reconnection: false, forceNew: true, extraHeaders: headers });
+  try {
+    return await new Promise<string | null>((resolve) => {
+      socket.once('connect', () => resolve(null));
+      socket.once('connect_error', (err) => resolve(err.message));
+    });
+  } finally {
+    socket.close();
+  }
 }
 
 /**
@@ -227,14 +285,29 @@ async function main(): Promise<number> {
       `LLAMA_MODELS_MAX=1`,
       `LLAMA_MODELS_AUTOLOAD=false`,
       `METRICS_INTERVAL_MS=1000`,
+      // Sign-in and secrets, as deploy/README.md sets them up.
+      `AUTH_MODE=local`,
+      `ADMIN_USERNAME=${ADMIN.username}`,
+      `ADMIN_PASSWORD=${ADMIN.password}`,
+      `REDIS_PASSWORD=${REDIS_PASSWORD}`,
+      `LLAMA_API_KEY=${LLAMA_API_KEY}`,
       '',
     ].join('\n'),
   );
   const stack = new Stack(envFile);
   let client: TestClient | null = null;
+  /** The session cookie from the sign-in step. */
+  let cookie: string | null = null;
+  /** deploy/reverse-proxy/nginx.conf on this machine's nginx, from the sign-in step to the end. */
+  let recipe: { url: string; proc: ManagedProcess } | null = null;
+  const recipeSkip = (): string | null => (onPath('nginx') && onPath('openssl') ? null : 'needs nginx and openssl on this machine');
   const connect = async (): Promise<TestClient> => {
     client?.close();
-    client = await waitFor(() => TestClient.connect(base, '/llamaproxws'), { timeoutMs: 30_000, intervalMs: 500, what: 'Socket.IO connection through the web container' });
+    if (cookie === null) {
+      throw new Error('not signed in (the sign-in step did not run)');
+    }
+    const headers = { cookie };
+    client = await waitFor(() => TestClient.connect(base, '/llamaproxws', headers), { timeoutMs: 30_000, intervalMs: 500, what: 'Socket.IO connection through the web container' });
     return client;
   };
 
@@ -282,6 +355,84 @@ async function main(): Promise<number> {
         const route = await fetch(`${base}/models`);
         if (!route.ok || !(await route.text()).includes('<div id="app">')) {
           throw new Error(`GET /models answered ${route.status}`);
+        }
+        // The web container's security headers: a CSP without inline script, no sniffing, no referrer.
+        const csp = page.headers.get('content-security-policy') ?? '';
+        if (!csp.includes("default-src 'self'") || !csp.includes("frame-ancestors 'none'") || csp.includes('unsafe-inline')) {
+          throw new Error(`GET / answered with Content-Security-Policy "${csp}"`);
+        }
+        if (page.headers.get('x-content-type-options') !== 'nosniff' || page.headers.get('referrer-policy') !== 'no-referrer') {
+          throw new Error(`GET / answered without nosniff / no-referrer: ${JSON.stringify([...page.headers])}`);
+        }
+      },
+    },
+    {
+      name: 'Redis and llama-server refuse clients without REDIS_PASSWORD and LLAMA_API_KEY',
+      fn: async () => {
+        const redis = await stack.containerId('redis');
+        // REDISCLI_AUTH (the health check's password) removed: a client without the password.
+        const anonymous = await run('docker', ['exec', redis, 'env', '-u', 'REDISCLI_AUTH', 'redis-cli', 'ping']);
+        if (!`${anonymous.stdout}${anonymous.stderr}`.includes('NOAUTH')) {
+          throw new Error(`redis-cli ping without the password answered "${anonymous.stdout}${anonymous.stderr}"`);
+        }
+        const supervisor = await stack.containerId('supervisor');
+        const status = async (...headers: string[]): Promise<string> =>
+          (await must('docker', ['exec', supervisor, 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', ...headers, `http://127.0.0.1:8080/models`])).trim();
+        const [without, withKey] = [await status(), await status('-H', `Authorization: Bearer ${LLAMA_API_KEY}`)];
+        if (without !== '401' || withKey !== '200') {
+          throw new Error(`llama-server's GET /models answered ${without} without the key and ${withKey} with it`);
+        }
+        const args = await must('docker', ['exec', supervisor, 'sh', '-c', 'cat /proc/[0-9]*/cmdline 2> /dev/null | tr "\\0" " "']);
+        if (!args.includes('--models-dir') || args.includes(LLAMA_API_KEY)) {
+          throw new Error('the API key is on a command line in the supervisor container (or llama-server is not running)');
+        }
+      },
+    },
+    {
+      name: 'a socket without a session is refused (UNAUTHENTICATED)',
+      fn: async () => {
+        const refusal = await socketRefusal(base, '/llamaproxws');
+        if (refusal !== 'UNAUTHENTICATED') {
+          throw new Error(refusal === null ? 'a socket without a session connected' : `the socket without a session was refused with "${refusal}"`);
+        }
+      },
+    },
+    {
+      name: 'sign in (POST /api/auth/sign-in) behind deploy/reverse-proxy/nginx.conf over TLS, with HSTS',
+      fn: async () => {
+        // Without nginx here, through the web container alone.
+        if (recipeSkip() === null) {
+          recipe = await startRecipeNginx(work, webPort);
+        }
+        const origin = recipe?.url ?? base;
+        const wrong = await insecureRequest(`${origin}/api/auth/sign-in`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin },
+          body: JSON.stringify({ username: ADMIN.username, password: 'not-the-password' }),
+        });
+        if (wrong.status !== 401 || !wrong.body.includes('INVALID_CREDENTIALS')) {
+          throw new Error(`a wrong password answered ${wrong.status}: ${wrong.body.slice(0, 300)}`);
+        }
+        const foreign = await insecureRequest(`${origin}/api/auth/sign-in`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin: 'https://evil.example.com' },
+          body: JSON.stringify(ADMIN),
+        });
+        if (foreign.status !== 403) {
+          throw new Error(`a sign-in from another origin answered ${foreign.status}: ${foreign.body.slice(0, 300)}`);
+        }
+        cookie = await signIn(origin, ADMIN);
+        if (recipe !== null) {
+          const page = await insecureGet(`${recipe.url}/`);
+          const hsts = String(page.headers['strict-transport-security']);
+          if (page.status !== 200 || !hsts.includes('max-age=31536000') || !hsts.includes('includeSubDomains')) {
+            throw new Error(`GET / through the recipe answered ${page.status} with Strict-Transport-Security "${hsts}"`);
+          }
+        }
+        const session = await insecureRequest(`${origin}/api/auth/session`, { headers: { cookie } });
+        const info = JSON.parse(session.body) as { mode?: string; user?: { username?: string; role?: string } | null };
+        if (session.status !== 200 || info.mode !== 'local' || info.user?.username !== ADMIN.username || info.user.role !== 'admin') {
+          throw new Error(`GET /api/auth/session with the cookie answered ${session.status}: ${session.body.slice(0, 300)}`);
         }
       },
     },
@@ -345,6 +496,7 @@ async function main(): Promise<number> {
           throw new Error('the gateway container did not restart');
         }
         await stack.waitHealthy(['gateway', 'web'], 120_000);
+        // The session is in the database: the same cookie still signs the socket in.
         const api = await connect();
         const settings = await api.request('settings:get', {});
         if (!settings.success || settings.data.settings.theme !== 'dark') {
@@ -384,43 +536,49 @@ async function main(): Promise<number> {
     },
     {
       name: `under a sub path (BASE_PATH=${SUB_PATH}) behind deploy/reverse-proxy/nginx.conf, over TLS`,
-      skip: () => (onPath('nginx') && onPath('openssl') ? null : 'needs nginx and openssl on this machine'),
+      skip: recipeSkip,
       fn: async () => {
         client?.close();
         client = null;
         await stack.compose(['up', '-d', '--no-deps', 'web'], { env: { BASE_PATH: SUB_PATH }, timeoutMs: 120_000 });
         await stack.waitHealthy(['web'], 60_000);
-        const { url, proc } = await startRecipeNginx(work, webPort);
+        recipe ??= await startRecipeNginx(work, webPort);
+        const { url } = recipe;
+        if (cookie === null) {
+          throw new Error('not signed in (the sign-in step did not run)');
+        }
+        const headers = { cookie };
+        const bare = await insecureGet(`${url}/llama`);
+        if (bare.status !== 301 || !String(bare.headers.location).endsWith('/llama/')) {
+          throw new Error(`GET /llama answered ${bare.status} (location ${String(bare.headers.location)})`);
+        }
+        const page = await insecureGet(`${url}${SUB_PATH}models`);
+        if (page.status !== 200 || !page.body.includes(`<base href="${SUB_PATH}" />`)) {
+          throw new Error(`GET ${SUB_PATH}models answered ${page.status}: ${page.body.slice(0, 300)}`);
+        }
+        const script = /<script type="module"[^>]*src="\.?\/?([^"]+)"/.exec(page.body)?.[1];
+        const asset = await insecureGet(`${url}${SUB_PATH}${script ?? 'missing-script'}`);
+        if (asset.status !== 200 || !String(asset.headers['content-type']).includes('javascript')) {
+          throw new Error(`GET ${SUB_PATH}${script ?? '(no script in index.html)'} answered ${asset.status}`);
+        }
+        // The sign-in API under the sub path too.
+        const session = await insecureRequest(`${url}${SUB_PATH}api/auth/session`, { headers });
+        if (session.status !== 200 || !session.body.includes(`"${ADMIN.username}"`)) {
+          throw new Error(`GET ${SUB_PATH}api/auth/session answered ${session.status}: ${session.body.slice(0, 300)}`);
+        }
+        // The socket the way the app opens it under this base: <base>llamaproxws, WebSocket only.
+        const socket = io(url, { path: `${SUB_PATH}llamaproxws`, transports: ['websocket'], rejectUnauthorized: false, reconnection: false, forceNew: true, extraHeaders: headers });
         try {
-          const bare = await insecureGet(`${url}/llama`);
-          if (bare.status !== 301 || !String(bare.headers.location).endsWith('/llama/')) {
-            throw new Error(`GET /llama answered ${bare.status} (location ${String(bare.headers.location)})`);
-          }
-          const page = await insecureGet(`${url}${SUB_PATH}models`);
-          if (page.status !== 200 || !page.body.includes(`<base href="${SUB_PATH}" />`)) {
-            throw new Error(`GET ${SUB_PATH}models answered ${page.status}: ${page.body.slice(0, 300)}`);
-          }
-          const script = /<script type="module"[^>]*src="\.?\/?([^"]+)"/.exec(page.body)?.[1];
-          const asset = await insecureGet(`${url}${SUB_PATH}${script ?? 'missing-script'}`);
-          if (asset.status !== 200 || !String(asset.headers['content-type']).includes('javascript')) {
-            throw new Error(`GET ${SUB_PATH}${script ?? '(no script in index.html)'} answered ${asset.status}`);
-          }
-          // The socket the way the app opens it under this base: <base>llamaproxws, WebSocket only.
-          const socket = io(url, { path: `${SUB_PATH}llamaproxws`, transports: ['websocket'], rejectUnauthorized: false, reconnection: false, forceNew: true });
-          try {
-            await new Promise<void>((resolve, reject) => {
-              socket.once('connect', () => resolve());
-              socket.once('connect_error', reject);
-            });
-            const got = (await socket.timeout(10_000).emitWithAck('models:get', { modelId: MODEL })) as { success: boolean; data?: { model: { state: { status: string } } } };
-            if (!got.success || got.data?.model.state.status !== 'loaded') {
-              throw new Error(`models:get through the recipe: ${JSON.stringify(got)}`);
-            }
-          } finally {
-            socket.close();
+          await new Promise<void>((resolve, reject) => {
+            socket.once('connect', () => resolve());
+            socket.once('connect_error', reject);
+          });
+          const got = (await socket.timeout(10_000).emitWithAck('models:get', { modelId: MODEL })) as { success: boolean; data?: { model: { state: { status: string } } } };
+          if (!got.success || got.data?.model.state.status !== 'loaded') {
+            throw new Error(`models:get through the recipe: ${JSON.stringify(got)}`);
           }
         } finally {
-          await proc.stop();
+          socket.close();
         }
       },
     },
@@ -465,6 +623,7 @@ async function main(): Promise<number> {
     }
   } finally {
     (client as TestClient | null)?.close();
+    await (recipe as { proc: ManagedProcess } | null)?.proc.stop();
     if (failed > 0 || passed + skipped < steps.length) {
       if (process.env.STACK_KEEP === '1') {
         log(`STACK_KEEP=1: the stack stays up (docker-compose -p ${PROJECT} --env-file ${envFile} ...)`);
