@@ -186,7 +186,7 @@ const bench: Bench = {
         name: 'gateway',
         script: 'tests/bench/fixtures/gateway-server.ts',
         nodeArgs: ['--expose-gc'],
-        env: { NODE_ENV: 'production', LOG_FORMAT: 'json', LOG_LEVEL: 'warn', REDIS_URL: redis.url, DATA_DIR: dataDir, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' },
+        env: { NODE_ENV: 'production', LOG_FORMAT: 'json', LOG_LEVEL: 'warn', AUTH_MODE: 'none', RATE_LIMIT_REQUESTS_PER_SEC: '1000000', RATE_LIMIT_BURST: '1000000', MAX_CONNECTIONS_PER_ADDRESS: '100000', MAX_CONNECTIONS_PER_USER: '100000', REDIS_URL: redis.url, DATA_DIR: dataDir, GATEWAY_HOST: '127.0.0.1', GATEWAY_PORT: '0' },
       });
       const { port } = await gateway.next((m) => (m.type === 'ready' ? m : undefined), 60_000, 'ready message');
       const url = `http://127.0.0.1:${port}`;

@@ -134,6 +134,8 @@ describe('the dashboard in Chromium, behind nginx, against the real stack', () =
     await page.goto(url());
     expect(await page.locator('base').getAttribute('href')).toBe(BASE_PATH);
     await connected();
+    // The stack runs with AUTH_MODE=none: the shell says so on every page.
+    await page.getByRole('note').filter({ hasText: 'Sign-in is off (AUTH_MODE=none): anyone who can reach this page is an admin.' }).waitFor();
     const card = page.locator('.llama-card');
     await card.locator('.badge.state', { hasText: /^running$/ }).waitFor();
     expect(await card.locator('.node').textContent()).toBe(NODE_ID);

@@ -16,7 +16,17 @@ export interface WebStackOptions {
   nodeId: string;
   /** Demo models written to the models directory (tiny-llama-a, -b, ...). */
   modelCount: number;
+  /**
+   * The gateway's AUTH_MODE (default `none`: everyone is admin). With `local` and no user the
+   * gateway logs a one-time setup token (`setupToken()`), and `start` does not wait for the
+   * services through the socket (nobody can sign in yet): call `waitForServices` with a session
+   * cookie once a user exists.
+   */
+  authMode?: 'none' | 'local';
 }
+
+/** The JSON log line the gateway writes in `local` mode while no user exists. */
+const SETUP_TOKEN_MESSAGE = 'first-run setup token';
 
 /**
  * The whole stack as local processes, with the keys the compose file gives each service:
@@ -33,6 +43,8 @@ export class WebStack {
   nginx: NginxFixture | null = null;
   gatewayUrl = '';
   readonly options: WebStackOptions;
+  /** The setup token from the gateway's log, captured from its first line on (the log rolls). */
+  private setupTokenLine: Promise<string> | null = null;
 
   private constructor(options: WebStackOptions) {
     this.options = options;
@@ -84,7 +96,13 @@ export class WebStack {
       LLAMA_MODELS_AUTOLOAD: 'false',
     };
     this.supervisor = startService('supervisor', { ...common, LLAMA_SERVER_BIN: this.options.llamaServerBin, SUPERVISOR_DATA_DIR: join(this.dir, 'supervisor') });
-    this.gateway = startService('gateway', { ...common, DATA_DIR: gatewayDir, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1' });
+    const authMode = this.options.authMode ?? 'none';
+    this.gateway = startService('gateway', { ...common, DATA_DIR: gatewayDir, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', AUTH_MODE: authMode });
+    if (authMode === 'local') {
+      this.setupTokenLine = this.gateway.waitForLine(new RegExp(SETUP_TOKEN_MESSAGE), 60_000);
+      // Attached now; awaited by setupToken().
+      this.setupTokenLine.catch(() => undefined);
+    }
     this.metrics = startService('metrics', {
       ...common,
       DATA_DIR: gatewayDir,
@@ -97,8 +115,17 @@ export class WebStack {
 
     await waitFor(async () => (await fetch(`${this.gatewayUrl}/readyz`)).ok, { timeoutMs: 30_000, what: 'gateway /readyz' });
     await waitFor(async () => (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).ok, { timeoutMs: 30_000, what: 'metrics collector /metrics' });
-    // The pages are only worth opening once the supervisor has reported its catalogue and a running llama-server.
-    const client = await TestClient.connect(this.gatewayUrl);
+    if (authMode === 'none') {
+      await this.waitForServices();
+    }
+  }
+
+  /**
+   * Waits until the supervisor has reported its catalogue and a running llama-server: the pages
+   * are only worth opening then. `headers` carry a session `cookie` when sign-in is on.
+   */
+  async waitForServices(headers: Record<string, string> = {}): Promise<void> {
+    const client = await TestClient.connect(this.gatewayUrl, undefined, headers);
     try {
       await waitFor(
         async () => {
@@ -111,6 +138,19 @@ export class WebStack {
     } finally {
       client.close();
     }
+  }
+
+  /** The one-time setup token the gateway logged (AUTH_MODE=local with no user yet). */
+  async setupToken(): Promise<string> {
+    if (this.setupTokenLine === null) {
+      throw new Error('the gateway prints a setup token only with authMode "local"');
+    }
+    const line = await this.setupTokenLine;
+    const entry = JSON.parse(line.slice(line.indexOf('{'))) as { message?: unknown; token?: unknown };
+    if (entry.message !== SETUP_TOKEN_MESSAGE || typeof entry.token !== 'string' || entry.token === '') {
+      throw new Error(`no token in the gateway's setup line: ${line}`);
+    }
+    return entry.token;
   }
 
   /** The last lines of every process, for a failure message. */

@@ -4,6 +4,7 @@
  * missing); ./models (demo models generated when empty); ./data for the services' files; the web
  * app through Vite's dev server. Services that do not exist yet are skipped.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ensureLlamaServer, ManagedProcess, REPO_ROOT, startRedis, startService, waitFor, type ServiceName } from '../harness/index.js';
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
   log(`redis: ${redis.url} (${redis.source})`);
   const bin = await ensureLlamaServer((line) => log(line));
   const gatewayPort = env.GATEWAY_PORT ?? '3000';
+  // The first admin of a fresh dev database (ignored once the database has a user).
+  const adminPassword = env.ADMIN_PASSWORD ?? randomBytes(9).toString('base64url');
   const webPort = env.WEB_PORT ?? '5173';
   const common: Record<string, string> = {
     REDIS_URL: redis.url,
@@ -38,7 +41,13 @@ async function main(): Promise<void> {
   };
   const specific: Record<ServiceName, Record<string, string>> = {
     supervisor: { LLAMA_SERVER_BIN: bin, SUPERVISOR_DATA_DIR: join(dataDir, 'supervisor') },
-    gateway: { DATA_DIR: join(dataDir, 'gateway'), GATEWAY_PORT: gatewayPort },
+    gateway: {
+      DATA_DIR: join(dataDir, 'gateway'),
+      GATEWAY_PORT: gatewayPort,
+      AUTH_MODE: env.AUTH_MODE ?? 'local',
+      ADMIN_USERNAME: env.ADMIN_USERNAME ?? 'admin',
+      ADMIN_PASSWORD: adminPassword,
+    },
     metrics: { DATA_DIR: join(dataDir, 'gateway') },
   };
 
@@ -65,6 +74,7 @@ async function main(): Promise<void> {
     url = `http://localhost:${webPort}/`;
   }
   log(`dashboard: ${url}`);
+  log(`sign in as ${env.ADMIN_USERNAME ?? 'admin'} / ${adminPassword} (first run of this data directory; set ADMIN_PASSWORD to choose)`);
   log('press Ctrl+C to stop everything');
 
   const stop = async (): Promise<void> => {
