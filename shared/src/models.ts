@@ -36,6 +36,11 @@ export const ModelStateSchema = z.object({
   /** Arguments the instance runs (or last ran) with. */
   args: z.array(z.string()),
   error: ModelErrorSchema.nullable(),
+  /**
+   * What the router reported that is not an error of ours to show, e.g. a failure recorded for a
+   * model that has not run since llama-server started. Absent from older supervisors.
+   */
+  note: z.string().nullable().optional(),
   updatedAt: z.number(),
 });
 export type ModelState = z.infer<typeof ModelStateSchema>;
@@ -56,10 +61,14 @@ export const CatalogueEntrySchema = z.object({
   /** Every file that belongs to the model (shards, mmproj), relative to the models directory. */
   files: z.array(z.string()),
   mmproj: z.string().nullable(),
+  /** The draft model (`mtp-…`, `dspark-…`, `dflash-…` beside it in its folder) the router passes, relative. */
+  draft: z.string().nullable().optional(),
+  /** Total and present shards of a split model (`…-00001-of-00003.gguf`); absent for one file. */
+  split: z.object({ count: z.number().int().positive(), present: z.array(z.number().int().positive()) }).optional(),
   sizeBytes: z.number().int().nonnegative(),
   modifiedAt: z.number(),
   valid: z.boolean(),
-  /** Why the file is not usable, when `valid` is false. */
+  /** Why the model cannot load (e.g. "shard 3 of 3 missing"), when `valid` is false. */
   invalidReason: z.string().nullable(),
   architecture: z.string().nullable(),
   name: z.string().nullable(),
@@ -74,5 +83,7 @@ export const CatalogueSchema = z.object({
   modelsDir: z.string(),
   scannedAt: z.number(),
   entries: z.array(CatalogueEntrySchema),
+  /** Directory entries the router cannot read either (a dangling link), with why; absent from older supervisors. */
+  skipped: z.array(z.object({ path: z.string(), reason: z.string() })).optional(),
 });
 export type Catalogue = z.infer<typeof CatalogueSchema>;

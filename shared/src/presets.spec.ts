@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parsePresetIni, serializePresetIni, type PresetDocument } from './presets.js';
+import { canonicalPresetTag, parsePresetIni, PresetDocumentSchema, presetSectionNameProblem, presetValueProblem, serializePresetIni, type PresetDocument } from './presets.js';
 
 describe(parsePresetIni.name, () => {
   it('reads the header, global defaults, model sections and custom entries', () => {
@@ -77,7 +77,7 @@ describe(`${parsePresetIni.name} on large input`, () => {
   });
 
   it('reads 500 KB of 10,000 empty sections with long names', () => {
-    const name = (i: number): string => `org/some-model-repository-GGUF:Q4_K_M-variant-${String(i).padStart(5, '0')}`;
+    const name = (i: number): string => `org/some-model-repository-GGUF-variant-${String(i).padStart(5, '0')}:Q4_K_M`;
     const text = Array.from({ length: 10_000 }, (_, i) => `[${name(i)}]`).join('\n');
     expect(text.length).toBeGreaterThan(SIZE);
     const result = parsePresetIni(text);
@@ -127,5 +127,60 @@ describe(serializePresetIni.name, () => {
 
   it('omits an empty [*] section', () => {
     expect(serializePresetIni({ global: {}, sections: [] })).not.toContain('[*]');
+  });
+});
+
+/** llama.cpp's preset reader (common/preset.cpp) is the reference: what it cannot read as written is refused. */
+describe(`${parsePresetIni.name} in llama.cpp's dialect`, () => {
+  const problemsOf = (text: string): string[] => {
+    const result = parsePresetIni(text);
+    return result.ok ? [] : result.problems.map((p) => p.message);
+  };
+
+  it('refuses a ";" inside a value, which llama-server would cut off, and says what to use instead', () => {
+    const problems = problemsOf('[m]\nsamplers = top_k;top_p;temperature');
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/only "top_k"/);
+    expect(problems[0]).toMatch(/sampling-seq/);
+  });
+
+  it('refuses a "#" attached to a value', () => {
+    expect(problemsOf('[m]\nchat-template-file = a#b.jinja')[0]).toMatch(/only "a"/);
+  });
+
+  it('reads a comment after a blank the way llama-server does (value before it)', () => {
+    expect(parsePresetIni('[m]\nctx-size = 4096 ; the big one\n[n] # note\nc = 1')).toEqual({
+      ok: true,
+      preset: { global: {}, sections: [{ name: 'm', values: { 'ctx-size': '4096' } }, { name: 'n', values: { c: '1' } }] },
+    });
+  });
+
+  it.each([
+    ['a key that starts with a digit (llama-server refuses the whole file)', '[m]\n4bit = 1', /invalid key "4bit"/],
+    ['an indented key line', '[m]\n  c = 1', /indented/],
+    ['a section name with a trailing blank (llama-server keeps it)', '[m]\nc = 1\n[x ]', /blanks/],
+    ['a non-canonical tag (llama-server renames it)', '[org/model:q4_k_m]\nc = 1', /\[org\/model:Q4_K_M\]/],
+    ['a repeated key (llama-server keeps only the last)', '[m]\nc = 1\nc = 2', /appears twice/],
+    ['"version" inside a section (llama-server drops it)', '[m]\nversion = 1', /ignores "version"/],
+  ])('refuses %s', (_name, text, message) => {
+    expect(problemsOf(text).join('\n')).toMatch(message);
+  });
+
+  it('reads "[ *]" as the global section, as llama-server does', () => {
+    expect(parsePresetIni('[ *]\nc = 1')).toEqual({ ok: true, preset: { global: { c: '1' }, sections: [] } });
+  });
+
+  it('refuses in the document schema what it refuses in text: " *" as a section name, ";" in a value', () => {
+    expect(PresetDocumentSchema.safeParse({ global: {}, sections: [{ name: ' *', values: {} }] }).success).toBe(false);
+    expect(PresetDocumentSchema.safeParse({ global: { samplers: 'top_k;top_p' }, sections: [] }).success).toBe(false);
+    expect(PresetDocumentSchema.safeParse({ global: { '9x': '1' }, sections: [] }).success).toBe(false);
+    expect(PresetDocumentSchema.safeParse({ global: { samplers: 'top_k' }, sections: [{ name: 'org/m:Q4_K_M', values: {} }] }).success).toBe(true);
+  });
+
+  it('names llama-server\'s canonical tags', () => {
+    expect(canonicalPresetTag('q4_k_m')).toBe('Q4_K_M');
+    expect(canonicalPresetTag('model-q8_0')).toBe('Q8_0');
+    expect(presetSectionNameProblem('org/m:Q4_K_M')).toBeNull();
+    expect(presetValueProblem(' x')).toMatch(/blanks/);
   });
 });

@@ -3,23 +3,104 @@ import { z } from 'zod';
 /**
  * The `--models-preset` INI file that the supervisor owns, as data:
  * `[*]` holds global defaults, every other section is a model id (settings for a model in the
- * models directory) or a custom entry (which then needs a `model = /path.gguf` key).
+ * models directory) or a custom entry (which then needs a model source such as `model = /path.gguf`).
  * Values are kept as strings, exactly as llama-server reads them.
+ *
+ * The dialect is llama.cpp's own (common/preset.cpp, `parse_ini_from_file`), and everything this
+ * module accepts is read back by llama-server unchanged:
+ * - a key is `[a-zA-Z_][a-zA-Z0-9_.-]*` and starts its line (an indented line breaks the whole file);
+ * - a value ends at the first `;` or `#` (the rest is a comment) and at the line end, and loses its
+ *   surrounding blanks, so values holding `;`, `#` or a line break, or starting or ending with a
+ *   blank, cannot be written and are refused with the reason;
+ * - a section header is `[` blanks name `]`: leading blanks are dropped, trailing ones kept, `]`
+ *   ends the name; `[*]` is the global section; a `name:tag` section has its tag rewritten to
+ *   llama.cpp's canonical form (`:q4_k_m` becomes `:Q4_K_M`), so only canonical tags are accepted;
+ * - a repeated section replaces the earlier one, a repeated key the earlier value: both are refused.
  */
+
+/** llama.cpp's `ident` rule: what a key may look like in a preset file. */
+const PRESET_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
 const PresetKeySchema = z
   .string()
   .min(1)
   .max(128)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'keys are flag names without dashes, e.g. ctx-size');
+  .regex(PRESET_KEY_PATTERN, 'keys are flag names without dashes that start with a letter or "_", e.g. ctx-size');
+
+/**
+ * Why llama-server would not read `value` back as written in a preset file, or null.
+ * Used by the schema below and by editors that want the reason before a round trip.
+ */
+export function presetValueProblem(value: string): string | null {
+  if (/[\r\n]/.test(value)) {
+    return 'values must be on one line';
+  }
+  const cut = /[;#]/.exec(value);
+  if (cut !== null) {
+    const kept = value.slice(0, cut.index).trim();
+    return (
+      `llama-server's preset reader ends a value at "${cut[0]}" (the rest is a comment), so it would read ` +
+      `${kept === '' ? 'an empty value' : `only "${kept}"`}; a preset value cannot contain ";" or "#"` +
+      (value.includes(';') ? ' (for a sampler order, use sampling-seq with letters, e.g. "kpt" for top_k;top_p;temperature)' : '')
+    );
+  }
+  if (value !== value.trim()) {
+    return 'llama-server drops blanks at the start and end of a value; remove them';
+  }
+  return null;
+}
+
 const PresetValueSchema = z
   .string()
   .max(4096)
-  .refine((v) => !/[\r\n]/.test(v), 'values must be on one line');
+  .superRefine((v, ctx) => {
+    const problem = presetValueProblem(v);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    }
+  });
+
+/**
+ * The tag llama.cpp keeps for `name:tag` (common/preset.cpp, `canonical_tag`): the part after the
+ * last `-` or `.` when it is `[A-Za-z0-9_]+`, else the whole tag, upper-cased.
+ */
+export function canonicalPresetTag(tag: string): string {
+  const m = /[-.]([A-Z0-9_]+)$/i.exec(tag);
+  return (m?.[1] ?? tag).toUpperCase();
+}
+
+/** Why llama-server would read a section named `name` under another name (or not at all), or null. */
+export function presetSectionNameProblem(name: string): string | null {
+  if (/[\r\n]/.test(name) || name.includes(']')) {
+    return 'section names cannot contain "]" or line breaks';
+  }
+  if (name !== name.trim()) {
+    return `llama-server drops blanks at the start of a section name and keeps them at the end, so [${name}] would not be read as written; remove them`;
+  }
+  if (name === 'default') {
+    return 'llama-server keeps the name "default" for keys written before any section; choose another name';
+  }
+  const colon = name.lastIndexOf(':');
+  if (name !== '*' && colon >= 0) {
+    const tag = name.slice(colon + 1);
+    const canon = canonicalPresetTag(tag);
+    if (canon !== tag) {
+      return `llama-server reads the tag of [${name}] as "${canon}"; write the section as [${name.slice(0, colon + 1)}${canon}]`;
+    }
+  }
+  return null;
+}
+
 const SectionNameSchema = z
   .string()
   .min(1)
   .max(512)
-  .refine((v) => !/[\r\n\]]/.test(v), 'section names cannot contain "]" or line breaks');
+  .superRefine((v, ctx) => {
+    const problem = presetSectionNameProblem(v);
+    if (problem !== null) {
+      ctx.addIssue({ code: 'custom', message: problem });
+    }
+  });
 
 export const PresetValuesSchema = z.record(PresetKeySchema, PresetValueSchema);
 export type PresetValues = z.infer<typeof PresetValuesSchema>;
@@ -51,9 +132,9 @@ export interface IniProblem {
 export type IniParseResult = { ok: true; preset: PresetDocument } | { ok: false; problems: IniProblem[] };
 
 /**
- * Parses preset INI text; every problem is reported with its line number.
- * Linear in the size of the text: one pass over the lines, section names checked for duplicates
- * through a set (a 500 KB file of empty sections is a single pass, not a pairwise comparison).
+ * Parses preset INI text the way llama-server does; every line llama-server would read otherwise
+ * than as written (or not at all) is reported with its line number. Linear in the size of the
+ * text: one pass over the lines, duplicates found through sets.
  */
 export function parsePresetIni(text: string): IniParseResult {
   const problems: IniProblem[] = [];
@@ -61,19 +142,35 @@ export function parsePresetIni(text: string): IniParseResult {
   const sections: PresetSection[] = [];
   const sectionNames = new Set<string>();
   let current: PresetValues | null = null;
+  let currentName = '';
 
-  text.split(/\r?\n/).forEach((raw, index) => {
+  // llama.cpp's `newline` is "\r\n", "\n" or a lone "\r".
+  text.split(/\r\n|\n|\r/).forEach((raw, index) => {
     const line = index + 1;
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith(';') || trimmed.startsWith('#')) {
       return;
     }
-    const section = /^\[(.+)\]$/.exec(trimmed);
-    if (section) {
-      const name = (section[1] ?? '').trim();
+    if (/^[ \t]/.test(raw)) {
+      problems.push({ line, message: 'llama-server cannot read an indented line (the whole file would be refused); start it at the first column' });
+      return;
+    }
+    if (raw.startsWith('[')) {
+      // header-line ::= "[" ws name "]" eol, where eol may carry a comment.
+      const header = /^\[[ \t]*([^\]]+)\][ \t]*(?:[;#].*)?$/.exec(raw);
+      if (!header) {
+        problems.push({ line, message: `expected "[section]", got "${trimmed.slice(0, 80)}"` });
+        return;
+      }
+      const name = header[1] ?? '';
       if (name === '*') {
         current = global;
+        currentName = '*';
         return;
+      }
+      const problem = presetSectionNameProblem(name);
+      if (problem !== null) {
+        problems.push({ line, message: problem });
       }
       if (sectionNames.has(name)) {
         problems.push({ line, message: `section [${name}] appears twice` });
@@ -82,17 +179,27 @@ export function parsePresetIni(text: string): IniParseResult {
       const values: PresetValues = {};
       sections.push({ name, values });
       current = values;
+      currentName = name;
       return;
     }
-    const eq = trimmed.indexOf('=');
+    const eq = raw.indexOf('=');
     if (eq <= 0) {
       problems.push({ line, message: `expected "key = value" or "[section]", got "${trimmed.slice(0, 80)}"` });
       return;
     }
-    const key = trimmed.slice(0, eq).trim();
-    const value = trimmed.slice(eq + 1).trim();
+    const key = raw.slice(0, eq).trimEnd();
+    const rest = raw.slice(eq + 1);
     if (!PresetKeySchema.safeParse(key).success) {
-      problems.push({ line, message: `invalid key "${key.slice(0, 80)}"` });
+      const why = /^\d/.test(key) ? ' (llama-server cannot read a key that starts with a digit, and would refuse the whole file)' : '';
+      problems.push({ line, message: `invalid key "${key.slice(0, 80)}"${why}` });
+      return;
+    }
+    // value ::= everything up to the first ";" or "#" (a comment) or the line end, blanks trimmed.
+    const cut = /[;#]/.exec(rest);
+    const value = (cut === null ? rest : rest.slice(0, cut.index)).trim();
+    if (cut !== null && value !== '' && !/[ \t]$/.test(rest.slice(0, cut.index))) {
+      // `samplers = top_k;top_p` looks like one value, but llama-server reads only "top_k".
+      problems.push({ line, message: `${key}: ${presetValueProblem(rest.trim()) ?? 'a value cannot contain ";" or "#"'}` });
       return;
     }
     if (current === null) {
@@ -104,6 +211,14 @@ export function parsePresetIni(text: string): IniParseResult {
         return;
       }
       problems.push({ line, message: `key "${key}" is outside any section` });
+      return;
+    }
+    if (key === 'version') {
+      problems.push({ line, message: `[${currentName}] version: llama-server ignores "version" inside a section; remove it` });
+      return;
+    }
+    if (Object.hasOwn(current, key)) {
+      problems.push({ line, message: `[${currentName}] ${key} appears twice (llama-server would use only the last value)` });
       return;
     }
     current[key] = value;
@@ -119,9 +234,13 @@ export function parsePresetIni(text: string): IniParseResult {
   return { ok: true, preset: parsed.data };
 }
 
-/** Writes a preset document as INI text in a stable order (global first, sections as given). */
+/**
+ * Writes a preset document as INI text in a stable order (global first, sections as given).
+ * The document must satisfy `PresetDocumentSchema` (callers parse at their boundary); its values
+ * are then read back by llama-server exactly as given.
+ */
 export function serializePresetIni(preset: PresetDocument, header = 'Managed by llama-async-proxy: edit in the dashboard'): string {
-  const out: string[] = [`; ${header}`, 'version = 1', ''];
+  const out: string[] = [`; ${header.replace(/[\r\n]+/g, ' ')}`, 'version = 1', ''];
   const writeValues = (values: PresetValues): void => {
     for (const [key, value] of Object.entries(values)) {
       out.push(`${key} = ${value}`);

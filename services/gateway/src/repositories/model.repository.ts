@@ -35,6 +35,11 @@ function unloaded(id: string): ModelState {
 /** The models table: the supervisor's catalogue plus each model's live state. */
 export class ModelRepository {
   private readonly db: Db;
+  /**
+   * Per node, the models its router reported (model states and state lists): such a row is kept
+   * when it leaves the catalogue (a custom preset entry, a linked model), while the router reports it.
+   */
+  private readonly reported = new Map<string, Set<string>>();
 
   constructor(db: Db) {
     this.db = db;
@@ -52,7 +57,8 @@ export class ModelRepository {
 
   /**
    * Makes the table match a node's catalogue: entries are inserted or updated (keeping their
-   * live state), and models whose files are gone are removed, never left stale.
+   * live state), and models whose files are gone are removed, never left stale, unless the router
+   * still reports them (or they run): those keep their row and state, without catalogue data.
    */
   syncCatalogue(catalogue: Catalogue): void {
     const upsert = this.db.prepare(`
@@ -67,6 +73,12 @@ export class ModelRepository {
         quantization = excluded.quantization, parameter_count = excluded.parameter_count,
         context_length = excluded.context_length, updated_at = excluded.updated_at`);
     const remove = this.db.prepare('DELETE FROM models WHERE node_id = ? AND id = ?');
+    const detach = this.db.prepare(
+      `UPDATE models SET path = '', layout = 'single', files = '[]', mmproj = NULL, size_bytes = 0, modified_at = 0, valid = 1,
+         invalid_reason = NULL, architecture = NULL, name = NULL, quantization = NULL, parameter_count = NULL,
+         context_length = NULL, updated_at = ? WHERE node_id = ? AND id = ?`,
+    );
+    const reported = this.reported.get(catalogue.nodeId);
     this.db.transaction(() => {
       const existing = new Set(
         (this.db.prepare('SELECT id FROM models WHERE node_id = ?').all(catalogue.nodeId) as { id: string }[]).map((r) => r.id),
@@ -94,13 +106,42 @@ export class ModelRepository {
         });
       }
       for (const gone of existing) {
-        remove.run(catalogue.nodeId, gone);
+        const status = this.get(catalogue.nodeId, gone)?.state.status;
+        if (reported?.has(gone) === true || status === 'loaded' || status === 'loading' || status === 'sleeping') {
+          detach.run(Date.now(), catalogue.nodeId, gone);
+        } else {
+          remove.run(catalogue.nodeId, gone);
+        }
+      }
+    })();
+  }
+
+  /**
+   * The full list of models a node's router reports now: rows the catalogue does not hold
+   * (path '') and the router no longer reports are removed.
+   */
+  retainReported(nodeId: string, ids: readonly string[]): void {
+    const keep = new Set(ids);
+    this.reported.set(nodeId, keep);
+    const bare = this.db.prepare("SELECT id FROM models WHERE node_id = ? AND path = ''").all(nodeId) as { id: string }[];
+    const remove = this.db.prepare('DELETE FROM models WHERE node_id = ? AND id = ?');
+    this.db.transaction(() => {
+      for (const { id } of bare) {
+        if (!keep.has(id)) {
+          remove.run(nodeId, id);
+        }
       }
     })();
   }
 
   /** Records a model's live state; a model only the router knows (a custom preset) gets a row too. */
   setState(nodeId: string, state: ModelState): void {
+    let reported = this.reported.get(nodeId);
+    if (reported === undefined) {
+      reported = new Set();
+      this.reported.set(nodeId, reported);
+    }
+    reported.add(state.id);
     const result = this.db
       .prepare('UPDATE models SET state = ?, updated_at = ? WHERE node_id = ? AND id = ?')
       .run(JSON.stringify(state), Date.now(), nodeId, state.id);
@@ -114,12 +155,14 @@ export class ModelRepository {
     }
   }
 
+  /** Records the full list of a node's model states (what its router reports now). */
   setStates(nodeId: string, states: ModelState[]): void {
     this.db.transaction(() => {
       for (const state of states) {
         this.setState(nodeId, state);
       }
     })();
+    this.retainReported(nodeId, states.map((s) => s.id));
   }
 
   private toModel(r: ModelRow): StoredModel {

@@ -8,6 +8,7 @@ import {
   extraArgsProblems,
   presetPolicyProblems,
   presetProblems,
+  presetSourceProblems,
   type ArgPathCheck,
   type ArgPolicyContext,
   type ArgPolicyInfo,
@@ -117,13 +118,16 @@ export class ArgGuard {
     }
   }
 
-  /** Throws ARG_NOT_ALLOWED for refused keys or paths, PRESET_INVALID for unknown keys and bad values. */
-  checkPreset(preset: PresetDocument): void {
+  /**
+   * Throws ARG_NOT_ALLOWED for refused keys or paths, PRESET_INVALID for unknown keys, bad values
+   * and (with `modelIds`, the catalogue's ids) custom entries without a model source.
+   */
+  checkPreset(preset: PresetDocument, modelIds: ReadonlySet<string> | null = null): void {
     const refused = argPolicyError(presetPolicyProblems(preset, this.context));
     if (refused !== null) {
       throw refused;
     }
-    const invalid = presetProblems(preset, this.context.args);
+    const invalid = [...presetProblems(preset, this.context.args), ...presetSourceProblems(preset, modelIds, this.context.args)];
     if (invalid.length > 0) {
       throw new AppError(ErrorCode.PRESET_INVALID, invalid.join('; '));
     }

@@ -1,57 +1,134 @@
-import { readdir, stat } from 'node:fs/promises';
+import { opendir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Catalogue, CatalogueEntry, ModelLayout } from '@llamaproxy/shared';
-import { GgufError, readModelInfo } from '../gguf/gguf-reader.js';
+import { GgufError, readModelInfo, type GgufModelInfo } from '../gguf/gguf-reader.js';
 
-interface FoundModel {
-  id: string;
-  main: string;
-  files: string[];
-  mmproj: string | null;
-  layout: ModelLayout;
-}
+/**
+ * The models directory exactly as llama-server's router reads it (common/preset.cpp,
+ * `load_from_models_dir`, over common/common.cpp `fs_list`):
+ * - entries in directory order (`std::filesystem::directory_iterator` is `readdir` order, which
+ *   `opendir` here follows too), symlinks followed (`is_regular_file`/`is_directory` follow them),
+ *   entries that cannot be stat'ed (a dangling link) skipped;
+ * - a top-level `*.gguf` file is a model named after the file with every ".gguf" removed, unless its
+ *   name contains "mmproj" or starts with "mtp-", "dspark-" or "dflash-" (companions);
+ * - a folder is one model named after the folder: its last file containing "-00001-of-", else its
+ *   last other `*.gguf` file, with the last `mmproj` file as projector and the first drafter file;
+ * - a later model of the same name replaces an earlier one.
+ * Names are case-sensitive, as in llama.cpp.
+ */
+
+/** llama.cpp's draft prefixes (common/preset.cpp `draft_prefixes`). */
+const DRAFT_PREFIXES = ['mtp-', 'dspark-', 'dflash-'] as const;
+/** GGUF architectures that are not a model on their own (src/llama-arch.cpp). */
+const COMPANION_ARCHITECTURES: Readonly<Record<string, string>> = { clip: 'projector', eagle3: 'drafter', dflash: 'drafter' };
 
 const isGguf = (name: string): boolean => name.endsWith('.gguf');
 const isMmproj = (name: string): boolean => name.includes('mmproj');
-const isDraft = (name: string): boolean => /^(mtp|dspark|dflash)-/.test(name);
-const isFirstShard = (name: string): boolean => name.includes('-00001-of-');
-const isShard = (name: string): boolean => /-\d{5}-of-\d{5}\.gguf$/.test(name);
+const isDraft = (name: string): boolean => DRAFT_PREFIXES.some((p) => name.startsWith(p));
+/** llama.cpp's split naming (`llama_split_path`): `<prefix>-00001-of-00003.gguf`. */
+const SPLIT = /^(.*)-(\d{5})-of-(\d{5})\.gguf$/;
 
-/**
- * Finds models the way llama-server's router does (common/preset.cpp, load_from_models_dir):
- * `*.gguf` files at the top level are single-file models (mmproj and draft files are companions);
- * each subfolder is one model named after the folder: its first shard or its model file, with an
- * optional `mmproj*` file.
- */
-export async function findModels(modelsDir: string): Promise<FoundModel[]> {
-  const found: FoundModel[] = [];
-  const entries = await readdir(modelsDir, { withFileTypes: true });
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = join(modelsDir, entry.name);
-    if (entry.isDirectory()) {
-      const files = (await readdir(path, { withFileTypes: true }))
-        .filter((f) => f.isFile() && isGguf(f.name))
-        .map((f) => f.name)
-        .sort();
-      const mmproj = files.find(isMmproj) ?? null;
-      const models = files.filter((f) => !isMmproj(f) && !isDraft(f));
-      const firstShard = models.find(isFirstShard);
-      const main = firstShard ?? models.at(-1);
-      if (main === undefined) {
-        continue;
+interface Listed {
+  name: string;
+  path: string;
+  isDir: boolean;
+}
+
+export interface SkippedEntry {
+  /** Relative to the models directory. */
+  path: string;
+  reason: string;
+}
+
+export interface FoundModel {
+  id: string;
+  /** The file the router passes as `--model`. */
+  main: string;
+  mmproj: string | null;
+  draft: string | null;
+  layout: ModelLayout;
+}
+
+/** `fs_list`: regular files (and folders), links followed, in directory order. */
+async function list(dir: string, withDirs: boolean, skipped: SkippedEntry[], root: string): Promise<Listed[]> {
+  const out: Listed[] = [];
+  let handle;
+  try {
+    handle = await opendir(dir);
+  } catch {
+    return out;
+  }
+  for await (const entry of handle) {
+    const path = join(dir, entry.name);
+    try {
+      const st = await stat(path);
+      if (st.isFile()) {
+        out.push({ name: entry.name, path, isDir: false });
+      } else if (withDirs && st.isDirectory()) {
+        out.push({ name: entry.name, path, isDir: true });
       }
-      found.push({
-        id: entry.name,
-        main: join(path, main),
-        files: files.map((f) => join(path, f)),
-        mmproj: mmproj === null ? null : join(path, mmproj),
-        layout: firstShard !== undefined ? 'multi-shard' : mmproj !== null ? 'multimodal' : 'single',
-      });
-    } else if (entry.isFile() && isGguf(entry.name) && !isMmproj(entry.name) && !isDraft(entry.name)) {
-      found.push({ id: entry.name.replace(/\.gguf/g, ''), main: path, files: [path], mmproj: null, layout: 'single' });
+    } catch (err) {
+      if (entry.isSymbolicLink()) {
+        skipped.push({ path: relative(root, path), reason: `link to nothing (${(err as NodeJS.ErrnoException).code ?? 'unreadable'}); llama-server skips it too` });
+      }
     }
   }
-  return found;
+  return out;
+}
+
+/** Finds models the way the router does; `skipped` collects what neither can read. */
+export async function findModels(modelsDir: string, skipped: SkippedEntry[] = []): Promise<FoundModel[]> {
+  const found = new Map<string, FoundModel>();
+  for (const entry of await list(modelsDir, true, skipped, modelsDir)) {
+    if (entry.isDir) {
+      let model: string | null = null;
+      let firstShard: string | null = null;
+      let mmproj: string | null = null;
+      let draft: string | null = null;
+      for (const file of await list(entry.path, false, skipped, modelsDir)) {
+        if (!isGguf(file.name)) {
+          continue;
+        }
+        if (isMmproj(file.name)) {
+          mmproj = file.path;
+        } else if (isDraft(file.name)) {
+          draft ??= file.path; // first sidecar found wins
+        } else if (file.name.includes('-00001-of-')) {
+          firstShard = file.path;
+        } else {
+          model = file.path;
+        }
+      }
+      const main = firstShard ?? model;
+      if (main !== null) {
+        const layout = SPLIT.test(main.slice(entry.path.length + 1)) ? 'multi-shard' : mmproj !== null ? 'multimodal' : 'single';
+        found.set(entry.name, { id: entry.name, main, mmproj, draft, layout });
+      }
+    } else if (isGguf(entry.name) && !isMmproj(entry.name) && !isDraft(entry.name)) {
+      const id = entry.name.replaceAll('.gguf', '');
+      found.set(id, { id, main: entry.path, mmproj: null, draft: null, layout: SPLIT.test(entry.name) ? 'multi-shard' : 'single' });
+    }
+  }
+  return [...found.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The shards of the split set `main` belongs to, as llama_model_loader looks for them. */
+async function splitSet(main: string): Promise<{ index: number; count: number; shards: { no: number; path: string; exists: boolean }[] } | null> {
+  const dir = main.slice(0, main.lastIndexOf('/'));
+  const m = SPLIT.exec(main.slice(dir.length + 1));
+  if (m === null) {
+    return null;
+  }
+  const [, prefix = '', no = '1', of = '1'] = m;
+  const count = Number(of);
+  const shards = await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const path = join(dir, `${prefix}-${String(i + 1).padStart(5, '0')}-of-${of}.gguf`);
+      const exists = await stat(path).then((s) => s.isFile(), () => false);
+      return { no: i + 1, path, exists };
+    }),
+  );
+  return { index: Number(no), count, shards };
 }
 
 interface CachedInfo {
@@ -60,9 +137,9 @@ interface CachedInfo {
 }
 
 /**
- * The catalogue of the models directory: every model with its GGUF metadata, or the reason it
- * is not usable. Header reads are cached by (size, mtime), so a rescan of an unchanged
- * directory only stats files.
+ * The catalogue of the models directory: every model the router lists, with the same id and the
+ * same main file, its GGUF metadata summed over a split set, or the reason it cannot load. Header
+ * reads are cached by (files, sizes, mtimes), so a rescan of an unchanged directory only stats files.
  */
 export class CatalogueScanner {
   private readonly modelsDir: string;
@@ -75,7 +152,8 @@ export class CatalogueScanner {
   }
 
   async scan(): Promise<Catalogue> {
-    const found = await findModels(this.modelsDir);
+    const skipped: SkippedEntry[] = [];
+    const found = await findModels(this.modelsDir, skipped);
     const entries: CatalogueEntry[] = [];
     for (const model of found) {
       entries.push(await this.describe(model));
@@ -86,41 +164,50 @@ export class CatalogueScanner {
         this.cache.delete(id);
       }
     }
-    return { nodeId: this.nodeId, modelsDir: this.modelsDir, scannedAt: Date.now(), entries };
+    return { nodeId: this.nodeId, modelsDir: this.modelsDir, scannedAt: Date.now(), entries, skipped };
+  }
+
+  private rel(path: string): string {
+    return relative(this.modelsDir, path);
   }
 
   private async describe(model: FoundModel): Promise<CatalogueEntry> {
-    const stats = await Promise.all(model.files.map(async (f) => stat(f)));
+    const split = await splitSet(model.main);
+    // A first shard stands for its whole set (sizes and parameters summed); any other shard for itself.
+    const modelFiles = split?.index === 1 ? split.shards.filter((s) => s.exists).map((s) => s.path) : [model.main];
+    const companions = [model.mmproj, model.draft].filter((f): f is string => f !== null);
+    const stats = await Promise.all([...modelFiles, ...companions].map(async (f) => stat(f)));
     const sizeBytes = stats.reduce((sum, s) => sum + s.size, 0);
-    const modifiedAt = Math.max(...stats.map((s) => s.mtimeMs));
-    const signature = `${model.main}|${model.files.length}|${sizeBytes}|${modifiedAt}`;
+    const modifiedAt = Math.max(0, ...stats.map((s) => s.mtimeMs));
+    const signature = `${model.main}|${modelFiles.join('|')}|${companions.join('|')}|${sizeBytes}|${modifiedAt}`;
     const cached = this.cache.get(model.id);
     if (cached?.signature === signature) {
       return cached.entry;
     }
     const base = {
       id: model.id,
-      path: relative(this.modelsDir, model.main),
+      path: this.rel(model.main),
       layout: model.layout,
-      files: model.files.map((f) => relative(this.modelsDir, f)),
-      mmproj: model.mmproj === null ? null : relative(this.modelsDir, model.mmproj),
+      files: [...modelFiles, ...companions].map((f) => this.rel(f)).sort(),
+      mmproj: model.mmproj === null ? null : this.rel(model.mmproj),
+      draft: model.draft === null ? null : this.rel(model.draft),
+      ...(split === null ? {} : { split: { count: split.count, present: split.shards.filter((s) => s.exists).map((s) => s.no) } }),
       sizeBytes,
       modifiedAt: Math.round(modifiedAt),
     };
+    const unknown = { architecture: null, name: null, quantization: null, parameterCount: null, contextLength: null };
     let entry: CatalogueEntry;
     try {
       const info = await readModelInfo(model.main);
       let parameterCount = info.parameterCount;
-      if (model.layout === 'multi-shard') {
-        const shards = model.files.filter((f) => f !== model.main && isShard(f) && !isMmproj(f));
-        for (const shard of shards) {
-          parameterCount += (await readModelInfo(shard)).parameterCount;
-        }
+      for (const shard of modelFiles.filter((f) => f !== model.main)) {
+        parameterCount += (await readModelInfo(shard)).parameterCount;
       }
+      const reason = this.cannotLoad(model, split, info);
       entry = {
         ...base,
-        valid: true,
-        invalidReason: null,
+        valid: reason === null,
+        invalidReason: reason,
         architecture: info.architecture,
         name: info.name,
         quantization: info.quantization,
@@ -129,14 +216,33 @@ export class CatalogueScanner {
       };
     } catch (err) {
       const reason = err instanceof GgufError ? err.message : `cannot read ${base.path}: ${(err as Error).message}`;
-      entry = { ...base, valid: false, invalidReason: reason, architecture: null, name: null, quantization: null, parameterCount: null, contextLength: null };
+      entry = { ...base, valid: false, invalidReason: reason, ...unknown };
     }
     this.cache.set(model.id, { signature, entry });
     return entry;
+  }
+
+  /** Why llama-server cannot load the model although it lists it, or null. */
+  private cannotLoad(model: FoundModel, split: Awaited<ReturnType<typeof splitSet>>, info: GgufModelInfo): string | null {
+    const kind = info.architecture === null ? undefined : COMPANION_ARCHITECTURES[info.architecture];
+    if (kind !== undefined) {
+      return `${this.rel(model.main)} is a ${kind} (architecture ${info.architecture}), not a model; llama-server would load it as one. Name it ${kind === 'projector' ? '"mmproj-…"' : '"dflash-…" or "mtp-…"'} so the router treats it as a companion`;
+    }
+    if (split !== null) {
+      const first = split.shards[0]?.path ?? model.main;
+      if (split.index !== 1) {
+        return `shard ${split.index} of ${split.count}: llama-server loads a split model from its first shard, ${this.rel(first)}`;
+      }
+      const missing = split.shards.filter((s) => !s.exists).map((s) => s.no);
+      if (missing.length > 0) {
+        return `${missing.map((n) => `shard ${n}`).join(', ')} of ${split.count} missing (${missing.map((n) => this.rel(split.shards[n - 1]?.path ?? '')).join(', ')})`;
+      }
+    }
+    return null;
   }
 }
 
 /** A change signature of a catalogue, to detect when the directory changed. */
 export function catalogueSignature(catalogue: Catalogue): string {
-  return catalogue.entries.map((e) => `${e.id}|${e.sizeBytes}|${e.modifiedAt}|${e.valid}`).join('\n');
+  return catalogue.entries.map((e) => `${e.id}|${e.path}|${e.sizeBytes}|${e.modifiedAt}|${e.valid}`).join('\n');
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { indexArgs } from '@llamaproxy/shared';
+import { argValueProblem, argValueRule, indexArgs } from '@llamaproxy/shared';
 import { parseLlamaHelp } from './llama-help.js';
 
 // Captured from the llama-server the tests build (node-llama-cpp 3.21.1, commit 80fb11a).
@@ -44,5 +44,32 @@ describe(parseLlamaHelp.name, () => {
     expect(index.get('n-gpu-layers')?.key).toBe('gpu-layers');
     expect(index.get('LLAMA_ARG_N_PARALLEL')?.key).toBe('parallel');
     expect(index.get('--no-mmap')).toBeDefined();
+  });
+
+  // The value sets of the real binary's --help, as the shared rule reads them (one rule everywhere).
+  it.each([
+    ['n-gpu-layers', 'count', ['auto', 'all']],
+    ['flash-attn', 'toggle', ['on', 'off', 'auto']],
+    ['fit', 'toggle', ['on', 'off']],
+    ['cache-type-k', 'enum', ['f32', 'f16', 'bf16', 'q8_0', 'q4_0', 'q4_1', 'iq4_nl', 'q5_0', 'q5_1']],
+    ['split-mode', 'enum', ['none', 'layer', 'row', 'tensor']],
+    ['reasoning-format', 'enum', ['none', 'deepseek', 'deepseek-legacy', 'auto']],
+    ['samplers', 'list', null],
+    ['mmap', 'bool', ['true', 'false']],
+    ['ctx-size', 'int', null],
+  ] as const)('reads the value set of %s from the real --help', (key, kind, choices) => {
+    const arg = indexArgs(sut).get(key);
+    expect(arg).toBeDefined();
+    expect(argValueRule(arg!)).toEqual({ kind, choices });
+  });
+
+  it.each([
+    ['n-gpu-layers', 'all', null],
+    ['n-gpu-layers', 'auto', null],
+    ['fa', '1', null],
+    ['no-mmap', 'yes', 'expects on/enabled/true/1 or off/disabled/false/0 (llama-server reads nothing else as a boolean), got "yes"'],
+    ['mmap', 'False', 'expects on/enabled/true/1 or off/disabled/false/0 (llama-server reads nothing else as a boolean), got "False"'],
+  ])('%s = %s → %s', (key, value, problem) => {
+    expect(argValueProblem(indexArgs(sut).get(key)!, value)).toBe(problem);
   });
 });

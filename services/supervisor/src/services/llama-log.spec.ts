@@ -70,3 +70,39 @@ describe(explainFailure.name, () => {
     expect(explainFailure([])).toBeNull();
   });
 });
+
+describe(`${LlamaLogParser.name} with model ids the router allows`, () => {
+  it.each([
+    ['0.05.743.175 I srv        unload: stopping model instance name=my model (Q4) ü', 'my model (Q4) ü', true],
+    ['0.05.746.082 I srv    operator(): instance name=my model (Q4) ü exited with status 1', 'my model (Q4) ü', false],
+    ['0.01.000.000 I srv  load: model name=org/m:Q4_K_M is not loaded, loading...', 'org/m:Q4_K_M', false],
+    ['0.01.000.000 I srv  x: evicting idle LRU name=a b to make room for name=c', 'a b', false],
+  ])('attributes %j', (line, modelId, stopping) => {
+    const sut = new LlamaLogParser();
+    const parsed = sut.parse(line);
+    expect(parsed.modelId).toBe(modelId);
+    expect(parsed.stopping === true).toBe(stopping);
+  });
+
+  it('attributes instance lines of a model whose id holds blanks, so a failed load keeps its cause', () => {
+    const sut = new LlamaLogParser();
+    sut.parse('0.13.225.453 I srv          load: spawning server instance with name=broken model ü on port 56121');
+    expect(sut.parse('[56121] 0.00.003.514 E srv    load_model: failed to load model').modelId).toBe('broken model ü');
+  });
+
+  it('prefers the longest known id that the text continues with', () => {
+    const sut = new LlamaLogParser();
+    sut.setKnownModels(['a', 'a b']);
+    expect(sut.parse('0.1 I srv  f: request for name=a b joined the queue, 2 waiting').modelId).toBe('a b');
+    expect(sut.parse('0.1 I srv  f: something about name=a b c').modelId).toBe('a b');
+  });
+
+  it("keeps the router's proxying lines (our own polls among them) at debug, not info", () => {
+    const sut = new LlamaLogParser();
+    expect(sut.parse('0.20.000.000 I srv  proxy_reques: proxying request to model tiny one on port 45643')).toEqual({
+      level: 'debug',
+      modelId: 'tiny one',
+      message: 'srv  proxy_reques: proxying request to model tiny one on port 45643',
+    });
+  });
+});

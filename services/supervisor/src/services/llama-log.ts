@@ -4,6 +4,8 @@ export interface ParsedLine {
   level: LogLevel;
   modelId: string | null;
   message: string;
+  /** The router is stopping this model's instance on purpose (unload, LRU eviction, reload). */
+  stopping?: boolean;
 }
 
 const LEVELS: Record<string, LogLevel> = { E: 'error', W: 'warn', I: 'info', D: 'debug' };
@@ -12,10 +14,19 @@ const LEVELS: Record<string, LogLevel> = { E: 'error', W: 'warn', I: 'info', D: 
  * Reads llama-server's log lines. The router prints `<time> <L> <module> <text>`; model instance
  * output is forwarded as `[ <port>] <time> <L> ...`. The router announces which instance listens on
  * which port ("spawning server instance with name=X on port P"), so instance lines are attributed
- * to their model; router lines that name a model (`name=X`) are attributed too.
+ * to their model; router lines that name a model (`name=X`) are attributed too. Model ids may hold
+ * blanks and any other character, so a name is read up to the fixed text that follows it in the
+ * router's format, or as the longest known model id, never as "up to the first blank".
+ *
+ * The router prints "proxying request to model X on port P" at info for every request it forwards,
+ * including the collector's `/metrics` and `/slots` polls (two lines per loaded model per poll); the
+ * line names neither method nor path, so it is kept at debug. A real request also leaves the
+ * instance's own lines (slot launch, timings), which stay at their level.
  */
 export class LlamaLogParser {
   private readonly portToModel = new Map<number, string>();
+  /** Known model ids, longest first, to read a `name=` that is followed by more text. */
+  private known: string[] = [];
   /** Sources (the router: "", or a model) inside the notice printed between dashed lines at start-up. */
   private readonly inBanner = new Set<string>();
 
@@ -56,14 +67,42 @@ export class LlamaLogParser {
       level = 'info';
     }
 
-    const spawned = /spawning server instance with name=(\S+) on port (\d+)/.exec(message);
+    const spawned = /spawning server instance with name=(.+) on port (\d+)$/.exec(message);
     if (spawned?.[1] !== undefined && spawned[2] !== undefined) {
       this.portToModel.set(Number(spawned[2]), spawned[1]);
     }
     if (modelId === null) {
-      modelId = /\bname=([^\s,]+)/.exec(message)?.[1] ?? null;
+      const proxied = /^srv\s+\S+: proxying request to model (.+) on port \d+$/.exec(message);
+      if (proxied?.[1] !== undefined) {
+        return { level: level === 'info' ? 'debug' : level, modelId: proxied[1], message };
+      }
+      modelId = this.nameIn(message);
+    }
+    if (modelId !== null && /: stopping model instance name=/.test(message)) {
+      return { level, modelId, message, stopping: true };
     }
     return { level, modelId, message };
+  }
+
+  /** Model ids the router knows (catalogue and `/models`), to attribute `name=` with blanks in it. */
+  setKnownModels(ids: Iterable<string>): void {
+    this.known = [...new Set(ids)].sort((a, b) => b.length - a.length);
+  }
+
+  /** The model a router line names with `name=`, or null. */
+  private nameIn(message: string): string | null {
+    // Formats whose name ends the line or is followed by fixed text (tools/server/server-models.cpp).
+    const fixed =
+      /\binstance name=(.+) exited with status -?\d+$/.exec(message) ??
+      /\bname=(.+?) (?:on port \d+|joined the queue, \d+ waiting|queued at position \d+|went idle, giving up .*|is not loaded, loading\.\.\.|is still loading, force-killing|is not running|after \d+ seconds timeout|did not go through: .*|is fully loaded\.\.\.|to make room for name=.*|\(.*\))$/.exec(message) ??
+      /\b(?:stopping model instance|removing LRU|loading queued model|hiding cache model|child process for) name=(.+)$/.exec(message);
+    const at = message.indexOf('name=');
+    if (at < 0) {
+      return null;
+    }
+    const rest = message.slice(at + 5);
+    const known = this.known.find((id) => rest.startsWith(id) && (rest.length === id.length || /[\s,:)]/.test(rest[id.length] ?? '')));
+    return known ?? fixed?.[1] ?? /^[^\s,]+/.exec(rest)?.[0] ?? null;
   }
 
   /** Forget port mappings, e.g. after llama-server restarted. */

@@ -220,6 +220,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     this.deps.guard.checkPreset(await this.readPreset());
     const args = buildRouterArgs(this.config, this.deps.presets.path);
     this.parser.reset();
+    this.models.routerStarted();
     const proc = this.deps.spawn(args);
     this.proc = proc;
     const url = `http://${connectHost(this.config.host)}:${this.config.port}`;
@@ -429,6 +430,8 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     if (current === undefined || current.status === 'unloaded' || current.status === 'error') {
       return current ?? this.unloadedState(modelId);
     }
+    // Whatever exit code the instance ends with, this stop was asked for (not a crash).
+    this.models.expectStop(modelId);
     try {
       await client.unload(modelId);
     } catch (err) {
@@ -450,6 +453,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     const changed = signature !== this.catalogueSig;
     this.catalogue = catalogue;
     this.catalogueSig = signature;
+    this.parser.setKnownModels([...catalogue.entries.map((e) => e.id), ...this.models.all().map((m) => m.id)]);
     if (changed) {
       this.models.setInvalid(new Map(catalogue.entries.filter((e) => !e.valid).map((e) => [e.id, e.invalidReason ?? 'invalid GGUF'])));
       this.emit('catalogue', catalogue);
@@ -465,7 +469,8 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
    * router reread it. Throws ARG_NOT_ALLOWED or PRESET_INVALID before anything is written.
    */
   async applyPreset(preset: PresetDocument): Promise<string> {
-    this.deps.guard.checkPreset(preset);
+    // A custom entry needs a model source; sections named after a catalogue model are overrides.
+    this.deps.guard.checkPreset(preset, this.catalogue === null ? null : new Set(this.catalogue.entries.map((e) => e.id)));
     await this.deps.presets.write(preset);
     if (this.client !== null && this.statusValue.state === 'running') {
       await this.reconcile(true);
@@ -522,7 +527,9 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       return;
     }
     try {
-      this.models.reconcile(await client.listModels(reload));
+      const models = await client.listModels(reload);
+      this.models.reconcile(models);
+      this.parser.setKnownModels([...models.map((m) => m.id), ...(this.catalogue?.entries.map((e) => e.id) ?? [])]);
     } catch (err) {
       this.log.debug('reconcile failed', { error: (err as Error).message });
     }
@@ -534,6 +541,9 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       return;
     }
     this.tail.push(parsed);
+    if (parsed.stopping === true && parsed.modelId !== null) {
+      this.models.expectStop(parsed.modelId);
+    }
     this.emit('log', {
       ts: Date.now(),
       level: parsed.level,

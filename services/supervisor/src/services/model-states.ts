@@ -21,6 +21,15 @@ export type FailureExplainer = (modelId: string, exitCode: number | null) => { m
 /**
  * The truth about every model, from `/models/sse` events, reconciled with `GET /models`.
  * Emits `change` for every real change and lets callers wait for a state.
+ *
+ * What an `unloaded` with a non-zero exit code means depends on who stopped the instance, which
+ * the router does not say (builds differ: a deliberate unload may end with exit code 0 or 1):
+ * - a stop that was asked for (our unload, or the router's own "stopping model instance", e.g. an
+ *   LRU eviction) ends `unloaded`, whatever the exit code, until the model next starts loading;
+ * - a `failed` entry of a model that has not started since llama-server came up is `unloaded`
+ *   with the router's report as a note (nothing of this run failed);
+ * - any other exit (a crash while loaded, a failed load) is `error`, explained by that model's
+ *   own log lines.
  */
 export class ModelStates extends EventEmitter<ModelStatesEvents> {
   private readonly states = new Map<string, ModelState>();
@@ -28,6 +37,10 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
   /** Models whose catalogue entry is not a usable GGUF, with the reason. */
   private readonly invalid = new Map<string, string>();
   private readonly explain: FailureExplainer;
+  /** Models whose instance was asked to stop; cleared when they start loading again. */
+  private readonly stopAsked = new Set<string>();
+  /** Models that started (loading or later) since llama-server came up. */
+  private readonly started = new Set<string>();
 
   constructor(explain: FailureExplainer) {
     super();
@@ -103,9 +116,29 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
         stage: null,
         args: previous?.args ?? [],
         error: { message: reason, exitCode: null, logTail: [] },
+        note: null,
         updatedAt: Date.now(),
       });
     }
+  }
+
+  /**
+   * The instance of `modelId` is being stopped on purpose (our unload, or the router said
+   * "stopping model instance"): its exit is not a failure. An `error` that its exit already caused
+   * (the log line may come after the event) is taken back.
+   */
+  expectStop(modelId: string): void {
+    this.stopAsked.add(modelId);
+    const state = this.states.get(modelId);
+    if (state?.status === 'error' && state.error?.exitCode !== null && state.error !== null && !this.invalid.has(modelId)) {
+      this.set(modelId, { ...state, status: 'unloaded', error: null, updatedAt: Date.now() });
+    }
+  }
+
+  /** llama-server (re)started: no model has run in it yet. */
+  routerStarted(): void {
+    this.started.clear();
+    this.stopAsked.clear();
   }
 
   invalidReason(modelId: string): string | undefined {
@@ -174,17 +207,29 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
     args: string[],
     previous: ModelState | undefined,
   ): ModelState {
-    const base = { id, args, updatedAt: Date.now(), progress: null, stage: null, error: null };
+    const base = { id, args, updatedAt: Date.now(), progress: null, stage: null, error: null, note: null };
     const invalid = this.invalid.get(id);
     switch (routerStatus) {
       case 'loaded':
       case 'sleeping':
+        this.started.add(id);
         return { ...base, status: routerStatus };
       case 'loading':
-        return { ...base, status: 'loading', ...loadProgress(progress) };
       case 'downloading':
-        return { ...base, status: 'loading', progress: 0, stage: 'download' };
+        // A new run: whatever stop was asked for is over.
+        if (previous?.status !== 'loading') {
+          this.stopAsked.delete(id);
+        }
+        this.started.add(id);
+        return routerStatus === 'loading' ? { ...base, status: 'loading', ...loadProgress(progress) } : { ...base, status: 'loading', progress: 0, stage: 'download' };
       default: {
+        if (exitCode !== null && exitCode !== 0 && this.stopAsked.has(id)) {
+          // Unloaded on purpose: some builds end a requested stop with exit code 1.
+          return { ...base, status: 'unloaded' };
+        }
+        if (exitCode !== null && exitCode !== 0 && !this.started.has(id)) {
+          return { ...base, status: 'unloaded', note: `llama-server reports exit code ${exitCode} for this model, from before it last started; it has not run since` };
+        }
         // unloaded: an instance that exited with a non-zero code failed to load or crashed.
         if (exitCode !== null && exitCode !== 0) {
           const explained = this.explain(id, exitCode);
@@ -225,6 +270,7 @@ function sameState(a: ModelState, b: ModelState): boolean {
     a.stage === b.stage &&
     a.error?.message === b.error?.message &&
     a.error?.exitCode === b.error?.exitCode &&
+    (a.note ?? null) === (b.note ?? null) &&
     a.args.join('\0') === b.args.join('\0')
   );
 }

@@ -1,6 +1,6 @@
 import { Component, type EventMap } from '../core/component.js';
 import { h, setText } from '../core/dom.js';
-import { argHint, presetEntryProblem, type ArgIndex } from '../lib/arg-check.js';
+import { argHint, argValueChoices, presetEntryProblem, type ArgIndex } from '../lib/arg-check.js';
 
 export interface PresetValuesEditorProps {
   values: Record<string, string>;
@@ -80,6 +80,7 @@ export class PresetValuesEditor extends Component<PresetValuesEditorProps> {
       keyInput.setAttribute('aria-invalid', String(problem !== null));
       setText(row.querySelector('.problem') as HTMLElement, problem ?? '');
       setText(row.querySelector('.hint') as HTMLElement, problem === null ? argHint(key, this.props.args) : '');
+      offerChoices(row, argValueChoices(key, this.props.args));
       if (problem !== null) {
         problems.push(`${key || '(empty key)'}: ${problem}`);
       }
@@ -120,4 +121,25 @@ function readRow(row: HTMLLIElement): { key: string; value: string } {
     key: (row.querySelector('.kv-key') as HTMLInputElement).value.trim(),
     value: (row.querySelector('.kv-value') as HTMLInputElement).value.trim(),
   };
+}
+
+/** Offers the values the key accepts (the validator's own sets) through the value input's datalist. */
+function offerChoices(row: HTMLLIElement, choices: string[]): void {
+  const input = row.querySelector('.kv-value') as HTMLInputElement;
+  let list = row.querySelector('datalist');
+  if (choices.length === 0) {
+    input.removeAttribute('list');
+    list?.remove();
+    return;
+  }
+  if (list === null) {
+    list = document.createElement('datalist');
+    list.id = `kv-values-${Math.random().toString(36).slice(2)}`;
+    row.append(list);
+  }
+  if (list.dataset.values !== choices.join('\n')) {
+    list.dataset.values = choices.join('\n');
+    list.replaceChildren(...choices.map((value) => h('option', { value })));
+  }
+  input.setAttribute('list', list.id);
 }

@@ -1,6 +1,6 @@
-import type { LlamaArg } from '@llamaproxy/shared';
+import type { LlamaArg, PresetDocument } from '@llamaproxy/shared';
 import { describe, expect, it } from 'vitest';
-import { argHint, buildArgIndex, presetEntryProblem } from './arg-check.js';
+import { argHint, argValueChoices, buildArgIndex, presetDocumentProblems, presetEntryProblem } from './arg-check.js';
 
 const arg = (flags: string[], valueType: LlamaArg['valueType'], choices: string[] | null = null): LlamaArg => ({
   flags,
@@ -28,6 +28,12 @@ describe('presetEntryProblem', () => {
     ['no-such-flag', '1', 'not an argument of this llama-server'],
     ['--ctx-size', '1', 'keys are flag names without dashes, e.g. ctx-size'],
     ['', '1', 'the key is empty'],
+    // llama-server's own rules: one boolean rule, ";" and "#" end a value, keys start with a letter.
+    ['mmap', 'no', 'expects on/enabled/true/1 or off/disabled/false/0 (llama-server reads nothing else as a boolean), got "no"'],
+    ['no-mmap', 'yes', 'not an argument of this llama-server'],
+    ['flash-attn', '1', null],
+    ['load-on-startup', 'yes', 'expects true or false (llama-server reads anything but on/enabled/true/1 as false), got "yes"'],
+    ['4bit', '1', 'a key cannot start with a digit (llama-server would refuse the whole preset file)'],
   ])('%s = %s → %s', (key, value, problem) => {
     expect(presetEntryProblem(key, value, index, false)).toBe(problem);
   });
@@ -50,6 +56,16 @@ describe('presetEntryProblem', () => {
     expect(presetEntryProblem('log-file', '/models/x.gguf', buildArgIndex(args), false)).toBeNull();
   });
 
+  it('refuses a value llama-server would cut at ";" and offers only valid values', () => {
+    expect(presetEntryProblem('samplers', 'top_k;top_p', null, false)).toMatch(/only "top_k"/);
+    const ngl = buildArgIndex([{ ...arg(['-ngl', '--n-gpu-layers'], 'int'), help: "either an exact number, 'auto', or 'all' (default: auto)" }]);
+    expect(presetEntryProblem('n-gpu-layers', 'all', ngl, false)).toBeNull();
+    expect(presetEntryProblem('ngl', 'auto', ngl, false)).toBeNull();
+    expect(argValueChoices('n-gpu-layers', ngl)).toEqual(['auto', 'all']);
+    expect(argValueChoices('flash-attn', index)).toEqual(['on', 'off', 'auto']);
+    expect(argValueChoices('load-on-startup', null)).toEqual(['true', 'false']);
+  });
+
   it('checks only the syntax without a catalogue', () => {
     expect(presetEntryProblem('anything', 'x', null, false)).toBeNull();
   });
@@ -57,5 +73,15 @@ describe('presetEntryProblem', () => {
   it('suggests catalogue and preset-only keys, and explains them', () => {
     expect(index.keys).toEqual(expect.arrayContaining(['ctx-size', 'flash-attn', 'load-on-startup']));
     expect(argHint('flash-attn', index)).toContain('one of on, off, auto');
+  });
+});
+
+describe('presetDocumentProblems', () => {
+  it('applies the row rule to every section of a raw INI document', () => {
+    const doc: PresetDocument = { global: { mmap: 'no' }, sections: [{ name: 'known', values: { model: '/m.gguf' } }, { name: 'custom', values: { model: '/m.gguf', 'flash-attn': '1' } }] };
+    expect(presetDocumentProblems(doc, index, new Set(['known']))).toEqual([
+      '[*] mmap: expects on/enabled/true/1 or off/disabled/false/0 (llama-server reads nothing else as a boolean), got "no"',
+      '[known] model: not an argument of this llama-server',
+    ]);
   });
 });

@@ -5,8 +5,11 @@
 import {
   PRESET_ONLY_KEYS,
   argValueProblem,
+  argValueRule,
   checkArg,
   indexArgs,
+  presetOnlyProblem,
+  presetValueProblem,
   type ArgPolicyContext,
   type ArgPolicyInfo,
   type LlamaArg,
@@ -25,7 +28,8 @@ export interface ArgIndex {
   policy: ArgPolicyContext | null;
 }
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** llama.cpp's preset key rule (common/preset.cpp `ident`); a key starting with a digit breaks the file. */
+const KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 
 export function buildArgIndex(args: readonly LlamaArg[], policy: ArgPolicyInfo | null = null): ArgIndex {
   const keys = [...new Set([...args.map((a) => a.key), ...PRESET_ONLY_KEYS])].sort();
@@ -43,13 +47,14 @@ export function presetEntryProblem(key: string, value: string, index: ArgIndex |
     return 'the key is empty';
   }
   if (!KEY_PATTERN.test(key)) {
-    return 'keys are flag names without dashes, e.g. ctx-size';
+    return /^\d/.test(key) ? 'a key cannot start with a digit (llama-server would refuse the whole preset file)' : 'keys are flag names without dashes, e.g. ctx-size';
   }
-  if (/[\r\n]/.test(value)) {
-    return 'values must be on one line';
+  const written = presetValueProblem(value);
+  if (written !== null) {
+    return written;
   }
   if ((PRESET_ONLY_KEYS as readonly string[]).includes(key)) {
-    return null;
+    return presetOnlyProblem(key, value);
   }
   if (key === 'model' && allowModelKey) {
     return value.trim() === '' ? 'a custom entry needs the path of its GGUF file' : policyProblem(key, value, index);
@@ -71,13 +76,51 @@ export function argHint(key: string, index: ArgIndex | null): string {
     return (PRESET_ONLY_KEYS as readonly string[]).includes(key) ? 'preset option (not a command-line flag)' : '';
   }
   const parts = [arg.flags.join(', ')];
-  if (arg.choices) {
-    parts.push(`one of ${arg.choices.join(', ')}`);
-  } else if (arg.valueType !== 'string') {
-    parts.push(arg.valueType);
+  const rule = argValueRule(arg);
+  if (rule.kind === 'count') {
+    parts.push('a number, auto or all');
+  } else if (rule.choices) {
+    parts.push(`one of ${rule.choices.join(', ')}`);
+  } else if (rule.kind !== 'string') {
+    parts.push(rule.kind === 'list' ? 'one item (a preset cannot hold ";")' : rule.kind);
   }
   if (arg.default !== null) {
     parts.push(`default ${arg.default}`);
   }
   return `${parts.join(' · ')} — ${arg.help}`;
+}
+
+/** Values to offer for `key` (the same sets the validators accept), empty for free input. */
+export function argValueChoices(key: string, index: ArgIndex | null): string[] {
+  if (key === 'load-on-startup' || key === 'dedup-cache-models') {
+    return ['true', 'false'];
+  }
+  const arg = index?.byName.get(key);
+  return arg === undefined ? [] : (argValueRule(arg).choices ?? []);
+}
+
+/**
+ * Every entry problem of a whole preset document, as `[section] key: reason`, by the same rule as
+ * the structured editor's rows (so the raw INI view refuses exactly what the form refuses).
+ * `modelIds`: sections that name a model of the catalogue (they may not set `model`).
+ */
+export function presetDocumentProblems(
+  doc: { global: Record<string, string>; sections: readonly { name: string; values: Record<string, string> }[] },
+  index: ArgIndex | null,
+  modelIds: ReadonlySet<string>,
+): string[] {
+  const problems: string[] = [];
+  const check = (name: string, values: Record<string, string>, allowModelKey: boolean): void => {
+    for (const [key, value] of Object.entries(values)) {
+      const problem = presetEntryProblem(key, value, index, allowModelKey);
+      if (problem !== null) {
+        problems.push(`[${name}] ${key}: ${problem}`);
+      }
+    }
+  };
+  check('*', doc.global, false);
+  for (const section of doc.sections) {
+    check(section.name, section.values, !modelIds.has(section.name));
+  }
+  return problems;
 }

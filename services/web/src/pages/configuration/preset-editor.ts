@@ -5,7 +5,7 @@ import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, replaceChildren, setText, valueOf } from '../../core/dom.js';
 import { editNeeds, needs, readOnlyNote, watchPermissions } from '../../core/permissions.js';
-import type { ArgIndex } from '../../lib/arg-check.js';
+import { presetDocumentProblems, type ArgIndex } from '../../lib/arg-check.js';
 import { PresetSectionCard } from './preset-section-card.js';
 
 export interface PresetEditorProps {
@@ -191,7 +191,12 @@ export class PresetEditor extends Component<PresetEditorProps> {
   private current(): { doc: PresetDocument | null; problems: (string | IniProblem)[] } {
     if (this.view === 'raw') {
       const parsed = parsePresetIni((this.el.querySelector('.ini') as HTMLTextAreaElement).value);
-      return parsed.ok ? { doc: parsed.preset, problems: [] } : { doc: null, problems: parsed.problems };
+      if (!parsed.ok) {
+        return { doc: null, problems: parsed.problems };
+      }
+      // The raw view refuses what the form refuses: the same per-entry rule on every section.
+      const models = new Set(this.props.ctx.store.get('models').map((m) => m.id));
+      return { doc: parsed.preset, problems: presetDocumentProblems(parsed.preset, this.props.args, models) };
     }
     const doc = this.collect();
     const problems: string[] = this.cards.flatMap((c) => c.problems());
