@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { AuditEntry, AuthMode, Me, SessionView, UserView } from './auth.js';
 import { AuditOutcome, PasswordSchema, Role, RoleSchema, UsernameSchema } from './auth.js';
 import type { DashboardSettings, ServerConfig } from './config.js';
-import { DashboardSettingsSchema, ServerConfigPatchSchema } from './config.js';
+import { DashboardSettingsSchema, RevisionSchema, ServerConfigPatchSchema } from './config.js';
 import type { ErrorInfo } from './errors.js';
 import type { JobName, JobProgress } from './jobs.js';
 import type { LlamaArgCatalogue, LlamaStatus } from './llama.js';
@@ -24,6 +24,12 @@ export const SOCKET_MAX_BUFFER_BYTES = 1_000_000;
 const RequestBase = z.object({ requestId: z.string().min(1).max(128).optional() });
 const WithModel = RequestBase.extend({ modelId: ModelIdSchema });
 const UserIdSchema = z.string().min(1).max(64);
+/**
+ * The revision the caller edited (see RevisionSchema): a stale one is refused with CONFLICT.
+ * Optional only where a web caller cannot send it yet (an import from file, the theme toggle);
+ * without it the update overwrites whatever is stored.
+ */
+const BaseRevision = RevisionSchema.optional();
 
 /**
  * Every request event: the role it needs, whether it changes state (audited, and never sent by a
@@ -37,14 +43,14 @@ export const RequestEvents = {
   'models:unload': { role: Role.operator, changes: true, payload: WithModel },
   'models:rescan': { role: Role.operator, changes: true, payload: RequestBase },
   'models:settings:get': { role: Role.viewer, changes: false, payload: WithModel },
-  'models:settings:update': { role: Role.admin, changes: true, payload: WithModel.extend({ settings: PresetValuesSchema }) },
+  'models:settings:update': { role: Role.admin, changes: true, payload: WithModel.extend({ settings: PresetValuesSchema, revision: RevisionSchema }) },
   'presets:get': { role: Role.viewer, changes: false, payload: RequestBase },
   'presets:update': {
     role: Role.admin,
     changes: true,
     payload: z.union([
-      RequestBase.extend({ preset: PresetDocumentSchema }),
-      RequestBase.extend({ ini: z.string().max(512_000) }),
+      RequestBase.extend({ preset: PresetDocumentSchema, revision: BaseRevision }),
+      RequestBase.extend({ ini: z.string().max(512_000), revision: BaseRevision }),
     ]),
   },
   'presets:validate': {
@@ -61,7 +67,7 @@ export const RequestEvents = {
   'llama:restart': { role: Role.operator, changes: true, payload: RequestBase },
   'llama:args': { role: Role.viewer, changes: false, payload: RequestBase },
   'config:get': { role: Role.viewer, changes: false, payload: RequestBase },
-  'config:update': { role: Role.admin, changes: true, payload: RequestBase.extend({ config: ServerConfigPatchSchema }) },
+  'config:update': { role: Role.admin, changes: true, payload: RequestBase.extend({ config: ServerConfigPatchSchema, revision: BaseRevision }) },
   'metrics:latest': { role: Role.viewer, changes: false, payload: RequestBase },
   'metrics:history': {
     role: Role.viewer,
@@ -94,7 +100,7 @@ export const RequestEvents = {
   'settings:update': {
     role: Role.admin,
     changes: true,
-    payload: RequestBase.extend({ settings: DashboardSettingsSchema.partial() }),
+    payload: RequestBase.extend({ settings: DashboardSettingsSchema.partial(), revision: BaseRevision }),
   },
   'users:list': { role: Role.admin, changes: false, payload: RequestBase },
   'users:create': { role: Role.admin, changes: true, payload: RequestBase.extend({ username: UsernameSchema, password: PasswordSchema, role: RoleSchema }) },
@@ -151,6 +157,24 @@ export interface ModelView extends CatalogueEntry {
   state: ModelState;
   /** This model's section of the preset (ctx-size, n-gpu-layers, load-on-startup, ...). */
   settings: Record<string, string>;
+  /** Revision of `settings` (0 before the first change): `models:settings:update` names it. */
+  settingsRevision: number;
+}
+
+/** Whether a supervisor node is heard from (status, or its periodic full state). */
+export interface NodeView {
+  nodeId: string;
+  /** False once nothing was heard for NODE_OFFLINE_AFTER_MS; what the dashboard shows is then stale. */
+  online: boolean;
+  /** Epoch ms of the newest report from this node; null before the first. */
+  lastHeardAt: number | null;
+}
+
+/** Revisions of the shared documents, for the editors' next update. */
+export interface DocumentRevisions {
+  config: number;
+  preset: number;
+  settings: number;
 }
 
 /** A control job the gateway queued for a supervisor. */
@@ -185,6 +209,9 @@ export interface Snapshot {
   llama: LlamaStatus[];
   config: ServerConfig;
   settings: DashboardSettings;
+  revisions: DocumentRevisions;
+  /** Every supervisor node and whether it is heard from. */
+  nodes: NodeView[];
   metrics: MetricsSample | null;
   /** Newest log entries (or, when resuming, every entry after the client's cursor). */
   logs: LogEntry[];
@@ -200,24 +227,24 @@ export interface ResponseData {
   'models:load': { job: JobRef };
   'models:unload': { job: JobRef };
   'models:rescan': { job: JobRef };
-  'models:settings:get': { modelId: string; settings: Record<string, string> };
-  'models:settings:update': { modelId: string; settings: Record<string, string>; job: JobRef };
-  'presets:get': { preset: PresetDocument; ini: string };
-  'presets:update': { preset: PresetDocument; ini: string; job: JobRef };
+  'models:settings:get': { modelId: string; settings: Record<string, string>; revision: number };
+  'models:settings:update': { modelId: string; settings: Record<string, string>; revision: number; job: JobRef };
+  'presets:get': { preset: PresetDocument; ini: string; revision: number };
+  'presets:update': { preset: PresetDocument; ini: string; revision: number; job: JobRef };
   'presets:validate': { valid: boolean; problems: IniProblem[] };
   'llama:status': { nodes: LlamaStatus[] };
   'llama:start': { job: JobRef };
   'llama:stop': { job: JobRef };
   'llama:restart': { job: JobRef };
   'llama:args': { catalogue: LlamaArgCatalogue | null };
-  'config:get': { config: ServerConfig };
-  'config:update': { config: ServerConfig; job: JobRef };
+  'config:get': { config: ServerConfig; revision: number };
+  'config:update': { config: ServerConfig; revision: number; job: JobRef };
   'metrics:latest': { sample: MetricsSample | null };
   'metrics:history': { resolution: Exclude<MetricsResolution, 'auto'>; series: Record<string, MetricsPoint[]> };
   'logs:query': { entries: LogEntry[]; hasMore: boolean };
   'logs:clear': { cleared: number };
-  'settings:get': { settings: DashboardSettings };
-  'settings:update': { settings: DashboardSettings };
+  'settings:get': { settings: DashboardSettings; revision: number };
+  'settings:update': { settings: DashboardSettings; revision: number };
   'users:list': { users: UserView[] };
   'users:create': { user: UserView };
   'users:update': { user: UserView };
@@ -248,9 +275,12 @@ export interface BroadcastData {
     progress: JobProgress | null;
     error: ErrorInfo | null;
   };
-  'config:updated': { config: ServerConfig };
-  'settings:updated': { settings: DashboardSettings };
-  'presets:updated': { preset: PresetDocument; ini: string };
+  /** The stored (desired) configuration changed; the supervisor applies revisions in order. */
+  'config:updated': { config: ServerConfig; revision: number };
+  'settings:updated': { settings: DashboardSettings; revision: number };
+  'presets:updated': { preset: PresetDocument; ini: string; revision: number };
+  /** A node went offline (nothing heard for a while) or came back. */
+  'nodes:status': { node: NodeView };
   'snapshot': Snapshot;
 }
 export type BroadcastEvent = keyof BroadcastData;

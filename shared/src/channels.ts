@@ -34,6 +34,15 @@ export const RedisKeys = {
 /** Streams are capped (approximately) so a gateway outage cannot grow Redis without bound. */
 export const STREAM_MAX_LEN = { status: 10_000, logs: 100_000, metrics: 20_000 } as const;
 
+/** How often a supervisor republishes its full state (ms): its heartbeat. */
+export const STATUS_REPUBLISH_MS = 10_000;
+
+/**
+ * A node not heard from for this long (ms) is shown offline: three missed heartbeats, so one
+ * slow write or a short Redis hiccup does not flap it.
+ */
+export const NODE_OFFLINE_AFTER_MS = 3 * STATUS_REPUBLISH_MS + 5_000;
+
 /** Field of a stream entry that carries the JSON payload. */
 export const STREAM_FIELD = 'data';
 
@@ -44,6 +53,12 @@ export const StatusEventSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('models'), nodeId: z.string(), models: z.array(ModelStateSchema) }),
   z.object({ kind: z.literal('catalogue'), nodeId: z.string(), catalogue: CatalogueSchema }),
   z.object({ kind: z.literal('args'), nodeId: z.string(), catalogue: LlamaArgCatalogueSchema }),
+  /**
+   * The node's whole live state, sent every STATUS_REPUBLISH_MS and after every Redis reconnect:
+   * a report lost in an outage is corrected by the next one, and it is the node's heartbeat.
+   * `sentAt`: epoch ms when it was sent (a late-read entry does not mark a node online).
+   */
+  z.object({ kind: z.literal('state'), nodeId: z.string(), sentAt: z.number(), status: LlamaStatusSchema, models: z.array(ModelStateSchema) }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
 export type StatusEventKind = StatusEvent['kind'];

@@ -75,3 +75,18 @@ export const DEFAULT_DASHBOARD_SETTINGS: DashboardSettings = {
   retention: { rawHours: 24, minuteDays: 14, hourDays: 365, logsMaxRows: 200_000, logsMaxAgeDays: 30 },
   units: { memory: 'binary', temperature: 'c' },
 };
+
+/**
+ * Optimistic concurrency for every editable document (server configuration, preset, each
+ * model's settings, dashboard settings): a counter that grows by one with each accepted change,
+ * 0 before the first. An update names the revision it edited; a stale one is refused with
+ * CONFLICT and the current document, so two quick edits never silently overwrite each other.
+ */
+export const RevisionSchema = z.number().int().nonnegative();
+export type Revision = z.infer<typeof RevisionSchema>;
+
+/** A document and its revision. */
+export interface Revisioned<T> {
+  value: T;
+  revision: Revision;
+}

@@ -49,6 +49,11 @@ export const ErrorCode = {
   JOB_CANCELLED: 'JOB_CANCELLED',
   TIMEOUT: 'TIMEOUT',
   DATABASE_ERROR: 'DATABASE_ERROR',
+  /**
+   * The update named a revision that is no longer the current one (someone else changed the
+   * document first). `current` carries the document as it is now; nothing was changed.
+   */
+  CONFLICT: 'CONFLICT',
   /** Anything unexpected. The message is generic; the detail goes to the log. */
   INTERNAL: 'INTERNAL',
 } as const;
@@ -60,24 +65,41 @@ export interface ErrorInfo {
   message: string;
   /** With RATE_LIMITED: milliseconds until a retry can succeed. */
   retryAfterMs?: number;
+  /** With CONFLICT: the document as stored now and its revision, to reload or overwrite. */
+  current?: ConflictCurrent;
+}
+
+/** What a CONFLICT answer carries: which document, its current revision and value. */
+export interface ConflictCurrent {
+  /** `config`, `preset`, `settings`, or `model-settings:<modelId>`. */
+  document: string;
+  revision: number;
+  value: unknown;
 }
 
 /** An error meant for the caller: its code and message are safe to show. */
 export class AppError extends Error {
   readonly code: ErrorCode;
   readonly retryAfterMs: number | undefined;
+  readonly current: ConflictCurrent | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterMs?: number; current?: ConflictCurrent }) {
     super(message, options);
     this.name = 'AppError';
     this.code = code;
     this.retryAfterMs = options?.retryAfterMs;
+    this.current = options?.current;
   }
 
   toInfo(): ErrorInfo {
-    return this.retryAfterMs === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, retryAfterMs: this.retryAfterMs };
+    const info: ErrorInfo = { code: this.code, message: this.message };
+    if (this.retryAfterMs !== undefined) {
+      info.retryAfterMs = this.retryAfterMs;
+    }
+    if (this.current !== undefined) {
+      info.current = this.current;
+    }
+    return info;
   }
 }
 

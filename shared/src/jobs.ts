@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ServerConfigSchema } from './config.js';
+import { RevisionSchema, ServerConfigSchema } from './config.js';
 import { LlamaStatusSchema } from './llama.js';
 import { CatalogueSchema, ModelIdSchema, ModelStateSchema } from './models.js';
 import { PresetDocumentSchema } from './presets.js';
@@ -38,8 +38,9 @@ export const JobPayloadSchemas = {
   [JobName.serverStart]: Empty,
   [JobName.serverStop]: Empty,
   [JobName.serverRestart]: Empty,
-  [JobName.configApply]: z.object({ config: ServerConfigSchema }).strict(),
-  [JobName.presetApply]: z.object({ preset: PresetDocumentSchema }).strict(),
+  /** `revision`: the stored configuration's revision this job applies (the supervisor never goes back). */
+  [JobName.configApply]: z.object({ config: ServerConfigSchema, revision: RevisionSchema }).strict(),
+  [JobName.presetApply]: z.object({ preset: PresetDocumentSchema, revision: RevisionSchema }).strict(),
   [JobName.modelsRescan]: Empty,
 } as const;
 
@@ -60,27 +61,87 @@ export const JobResultSchemas = {
   [JobName.serverStart]: z.object({ status: LlamaStatusSchema }),
   [JobName.serverStop]: z.object({ status: LlamaStatusSchema }),
   [JobName.serverRestart]: z.object({ status: LlamaStatusSchema }),
-  [JobName.configApply]: z.object({ status: LlamaStatusSchema }),
-  [JobName.presetApply]: z.object({ path: z.string() }),
+  /** `superseded`: a newer revision was applied already, so this one was skipped. */
+  [JobName.configApply]: z.object({ status: LlamaStatusSchema, revision: RevisionSchema, superseded: z.boolean() }),
+  [JobName.presetApply]: z.object({ path: z.string(), revision: RevisionSchema, superseded: z.boolean() }),
   [JobName.modelsRescan]: z.object({ catalogue: CatalogueSchema }),
 } as const;
 
 export type JobResults = { [K in JobName]: z.infer<(typeof JobResultSchemas)[K]> };
 
 /**
- * Deterministic job ids: the same intent while one is pending maps to the same id, so a double
- * click does not load twice. Model jobs are keyed by model, configuration jobs by their content
- * (a different configuration is a different intent), the rest by name.
+ * The intent key of a job: the same intent maps to the same key, so a double click does not load
+ * twice. Model jobs are keyed by model, document jobs by their content (a different configuration
+ * is a different intent), the rest by name. It is the job's BullMQ *deduplication* id, which holds
+ * only while a job with that key is waiting, delayed or active: once it completed or failed, the
+ * same request runs again (a failed load can be retried).
  * BullMQ ids cannot contain ':' and must not be integers.
  */
 export function controlJobId<K extends JobName>(name: K, payload: JobPayloads[K]): string {
   let subject = '';
   if ('modelId' in payload) {
     subject = `-${encodeURIComponent(payload.modelId)}`;
-  } else if ('config' in payload || 'preset' in payload) {
-    subject = `-${fnv1a(JSON.stringify(payload))}`;
+  } else if ('config' in payload) {
+    subject = `-${fnv1a(JSON.stringify(payload.config))}`;
+  } else if ('preset' in payload) {
+    subject = `-${fnv1a(JSON.stringify(payload.preset))}`;
   }
   return `${name}${subject}`.replace(/:/g, '%3A');
+}
+
+/**
+ * The id of one run of an intent: `<intent key>.<time base36><random>`. Unique, so an outcome is
+ * stored once per run (keyed by this id) and a finished run never blocks the next one.
+ */
+export function controlRunId(intentKey: string, now = Date.now(), random: () => number = Math.random): string {
+  const nonce = Math.floor(random() * 36 ** 6).toString(36).padStart(6, '0');
+  return `${intentKey}.${now.toString(36)}${nonce}`;
+}
+
+/** The intent key a run id was made from (see controlRunId). */
+export function intentKeyOf(runId: string): string {
+  const dot = runId.lastIndexOf('.');
+  return dot > 0 ? runId.slice(0, dot) : runId;
+}
+
+/**
+ * How long one attempt of each job may run before it fails with TIMEOUT (ms). A load reads a
+ * model from disk (minutes for a large one on a slow disk); a restart includes the start timeout.
+ */
+export const JOB_TIMEOUT_MS = {
+  [JobName.modelLoad]: 10 * 60_000,
+  [JobName.modelUnload]: 2 * 60_000,
+  [JobName.serverStart]: 3 * 60_000,
+  [JobName.serverStop]: 2 * 60_000,
+  [JobName.serverRestart]: 5 * 60_000,
+  [JobName.configApply]: 5 * 60_000,
+  [JobName.presetApply]: 2 * 60_000,
+  [JobName.modelsRescan]: 2 * 60_000,
+} as const satisfies Record<JobName, number>;
+
+/**
+ * Retries for transient failures (llama-server restarting, a lost connection): attempts in all,
+ * with exponential backoff from `backoffMs` (2 s, 4 s). Bad input fails at once (UnrecoverableError).
+ */
+export const JOB_RETRY = { attempts: 3, backoffMs: 2000 } as const;
+
+/** Finished jobs BullMQ keeps (count, and age in seconds), so a gateway can read an outcome it missed. */
+export const JOB_RETENTION = {
+  completed: { count: 1000, age: 24 * 3600 },
+  failed: { count: 1000, age: 7 * 24 * 3600 },
+} as const;
+
+/**
+ * Longest a job can take from being queued to a final state (ms): every attempt at its timeout,
+ * the backoff between them, and a margin for a worker that died to be noticed. Beyond it the
+ * gateway fails the job as TIMEOUT.
+ */
+export function jobDeadlineMs(name: JobName): number {
+  let backoff = 0;
+  for (let i = 1; i < JOB_RETRY.attempts; i++) {
+    backoff += JOB_RETRY.backoffMs * 2 ** (i - 1);
+  }
+  return JOB_TIMEOUT_MS[name] * JOB_RETRY.attempts + backoff + 60_000;
 }
 
 /** 32-bit FNV-1a as 8 hex digits: a stable content key, not a security hash. */

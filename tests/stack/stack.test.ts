@@ -127,7 +127,8 @@ class Stack {
           for (const service of services) {
             states.set(service, await this.state(service).catch((err: unknown) => `unknown (${(err as Error).message})`));
           }
-          return [...states.values()].every((s) => s === 'running healthy');
+          // Never true for an empty list: at least one service must be named and healthy.
+          return states.size > 0 && [...states.values()].every((s) => s === 'running healthy');
         },
         { timeoutMs, intervalMs: 1000, what: `healthy: ${services.join(', ')}` },
       );

@@ -23,6 +23,9 @@ import { PresetChanges } from './services/preset-changes.js';
 import { SnapshotService } from './services/snapshot.service.js';
 import { UsersService } from './services/users.service.js';
 import { ControlQueue } from './repositories/control-queue.js';
+import { JobRepository } from './repositories/job.repository.js';
+import { readNodeSnapshot } from './repositories/node-snapshot.js';
+import { NodeWatch } from './services/node-watch.js';
 import { LogRepository } from './repositories/log.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
 import { ModelRepository } from './repositories/model.repository.js';
@@ -50,6 +53,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let consumer: StreamConsumer | null = null;
   let control: ControlQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  let watchTimer: NodeJS.Timeout | null = null;
   let stopProxies: () => void = () => undefined;
   const redisClients: Redis[] = [];
   let port = config.port;
@@ -78,6 +82,8 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const metrics = new MetricsRepository(database);
       const state = new StateRepository(database);
       const dashboard = new DashboardState(state, models, config.initialServerConfig);
+      const jobRepo = new JobRepository(database);
+      dashboard.seedApplied();
 
       const redis = redisClient();
       const pub = redisClient();
@@ -144,8 +150,8 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
       audit = new AuditService(auditRepo, activity, logger);
-      const jobs = new JobService({ control, dashboard, broadcaster, activity });
-      const presets = new PresetChanges({ dashboard, jobs });
+      const jobs = new JobService({ control, jobs: jobRepo, dashboard, broadcaster, activity, logger });
+      const presets = new PresetChanges({ dashboard, jobs, broadcaster });
       const snapshots = new SnapshotService({ dashboard, logs, broadcaster });
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
@@ -172,6 +178,25 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       await consumer.init();
       consumer.start(ingest.handle);
 
+      // What happened while no gateway listened: the node's last reported state, and the outcome
+      // of every job still recorded as queued. Then the same checks run periodically: overdue jobs
+      // fail as TIMEOUT, a node not heard from is shown offline.
+      const nodeWatch = new NodeWatch({ state, broadcaster });
+      const reconcile = async (): Promise<void> => {
+        await ingest.reconcile(await readNodeSnapshot(redis, config.nodeId)).catch((err: unknown) => logger.warn('node snapshot reconcile failed', errorMeta(err)));
+        await jobs.reconcile().catch((err: unknown) => logger.warn('job reconcile failed', errorMeta(err)));
+      };
+      await reconcile();
+      let ticks = 0;
+      watchTimer = setInterval(() => {
+        ticks++;
+        void nodeWatch.check().catch((err: unknown) => logger.warn('node watch failed', errorMeta(err)));
+        if (ticks % 6 === 0) {
+          void jobs.reconcile().catch((err: unknown) => logger.debug('job reconcile failed', errorMeta(err)));
+        }
+      }, 5000);
+      watchTimer.unref();
+
       const prune = (): void => {
         try {
           const r = dashboard.settings().retention;
@@ -179,6 +204,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           metrics.prune({ raw: r.rawHours * hour, minute: r.minuteDays * DAY, hour: r.hourDays * DAY });
           logs.prune(r.logsMaxRows, r.logsMaxAgeDays * DAY);
           state.pruneIngested(DAY);
+          jobRepo.prune(7 * DAY);
           auth.pruneSessions();
           auditRepo.prune(config.auth.auditRetentionMs);
         } catch (err) {
@@ -203,6 +229,9 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       // acknowledged first), close sockets and queues, then Redis and the database.
       if (pruneTimer !== null) {
         clearInterval(pruneTimer);
+      }
+      if (watchTimer !== null) {
+        clearInterval(watchTimer);
       }
       stopProxies();
       http?.close();

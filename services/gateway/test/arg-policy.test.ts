@@ -68,32 +68,38 @@ describe('flag policy at the gateway', () => {
   ])('presets:update refuses %j', async (ini, flag) => {
     refused(await admin.request('presets:update', { ini }), flag);
     const check = await admin.request('presets:validate', { ini });
-    expect(check.success && check.data.valid).toBe(false);
+    expect(expectOk(check).valid).toBe(false);
   });
+
+  const settingsRevision = async (modelId: string): Promise<number> => expectOk(await admin.request('models:settings:get', { modelId })).revision;
 
   it('refuses the same keys in a structured preset and in per-model settings', async () => {
     refused(await admin.request('presets:update', { preset: { global: { tools: 'all' }, sections: [] } }), 'tools');
-    refused(await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'log-file': '/models/alpha.gguf' } }), 'log-file');
-    refused(await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'mmproj': '/etc/shadow' } }), 'mmproj');
+    const revision = await settingsRevision('alpha');
+    refused(await admin.request('models:settings:update', { modelId: 'alpha', revision, settings: { 'log-file': '/models/alpha.gguf' } }), 'log-file');
+    refused(await admin.request('models:settings:update', { modelId: 'alpha', revision, settings: { 'mmproj': '/etc/shadow' } }), 'mmproj');
+    // Refused before anything was stored: the revision did not move.
+    expect(await settingsRevision('alpha')).toBe(revision);
   });
 
   it('lets allowed flags and paths inside the models directory through to the queue', async () => {
     // No supervisor consumes this node's queue, so an accepted change stops there.
+    const revision = await settingsRevision('alpha');
     for (const response of [
       await admin.request('config:update', { config: { extraArgs: ['--flash-attn', 'on', '-c', '8192'] } }),
-      await admin.request('models:settings:update', { modelId: 'alpha', settings: { 'ctx-size': '4096', mmproj: '/models/alpha-mmproj.gguf' } }),
+      await admin.request('models:settings:update', { modelId: 'alpha', revision, settings: { 'ctx-size': '4096', mmproj: '/models/alpha-mmproj.gguf' } }),
     ]) {
-      expect(response.success ? 'ok' : response.error.code).not.toBe('ARG_NOT_ALLOWED');
+      expectError(response, 'SUPERVISOR_UNAVAILABLE');
     }
+    // Not queued, so not kept: the settings are as before.
+    expect(expectOk(await admin.request('models:settings:get', { modelId: 'alpha' })).settings).toEqual({});
   });
 
   it('cannot move the models directory, host or port of llama-server', async () => {
     const before = expectOk(await admin.request('config:get', {})).config;
     // The keys are not part of the patch schema: they are dropped before anything is queued.
     const response = await admin.request('config:update', { config: { modelsDir: '/etc', host: '0.0.0.0', port: 1 } as never });
-    if (response.success) {
-      expect(response.data.config).toMatchObject({ modelsDir: before.modelsDir, host: before.host, port: before.port });
-    }
+    expectError(response, 'SUPERVISOR_UNAVAILABLE');
     const after = expectOk(await admin.request('config:get', {})).config;
     expect(after).toMatchObject({ modelsDir: before.modelsDir, host: before.host, port: before.port });
   });

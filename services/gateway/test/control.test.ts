@@ -2,8 +2,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { controlQueueName, JOB_RETRY, QUEUE_PREFIX } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
-import { freePort, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { expectError, expectOk, freePort, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
 
 /**
  * Intents end to end: browser client → gateway → BullMQ → supervisor → real llama-server, and
@@ -35,7 +39,6 @@ describe('gateway with a real supervisor', () => {
       LLAMA_CTX_SIZE: '512',
       LLAMA_MODELS_AUTOLOAD: 'false',
     };
-    const { Redis } = await import('ioredis');
     const redis = new Redis(redisUrl);
     await redis.flushdb();
     redis.disconnect();
@@ -56,6 +59,16 @@ describe('gateway with a real supervisor', () => {
     });
   });
 
+  const failedJob = async (jobId: string) => {
+    const queue = new Queue(controlQueueName(nodeId), { connection: new Redis(redisUrl, { maxRetriesPerRequest: null }), prefix: QUEUE_PREFIX });
+    try {
+      return await queue.getJob(jobId);
+    } finally {
+      await queue.close();
+      (await queue.client).disconnect();
+    }
+  };
+
   afterAll(async () => {
     client?.close();
     observer?.close();
@@ -69,26 +82,23 @@ describe('gateway with a real supervisor', () => {
       client.request('models:load', { modelId: 'tiny-llama-a' }),
       client.request('models:load', { modelId: 'tiny-llama-a' }),
     ]);
-    expect({ first, second }).toMatchObject({ first: { success: true }, second: { success: true } });
-    if (!first.success || !second.success) {
-      return;
-    }
-    expect(first.data.job.jobId).toBe(second.data.job.jobId);
-    expect([first.data.job.created, second.data.job.created].filter(Boolean)).toHaveLength(1);
+    const one = expectOk(first);
+    const two = expectOk(second);
+    expect(one.job.jobId).toBe(two.job.jobId);
+    expect([one.job.created, two.job.created].filter(Boolean)).toHaveLength(1);
 
     await observer.waitForBroadcast('models:status', (e) => e.data.model.id === 'tiny-llama-a' && e.data.model.status === 'loading');
     await observer.waitForBroadcast('models:status', (e) => e.data.model.id === 'tiny-llama-a' && e.data.model.status === 'loaded', { timeoutMs: 60_000 });
-    await observer.waitForBroadcast('jobs:progress', (e) => e.data.job.jobId === first.data.job.jobId && e.data.state === 'completed');
+    await observer.waitForBroadcast('jobs:progress', (e) => e.data.job.jobId === one.job.jobId && e.data.state === 'completed');
     const model = await client.request('models:get', { modelId: 'tiny-llama-a' });
-    expect(model.success && model.data.model.state.status).toBe('loaded');
+    expect(expectOk(model).model.state.status).toBe('loaded');
     // The intent and the outcome are in the log.
     const logs = await client.request('logs:query', { source: 'gateway', limit: 10 });
-    expect(logs.success && logs.data.entries.map((e) => e.message)).toEqual(expect.arrayContaining(['load requested: tiny-llama-a']));
+    expect(expectOk(logs).entries.map((e) => e.message)).toEqual(expect.arrayContaining(['load requested: tiny-llama-a']));
   });
 
   it('unloads a model', async () => {
-    const response = await client.request('models:unload', { modelId: 'tiny-llama-a' });
-    expect(response.success).toBe(true);
+    expectOk(await client.request('models:unload', { modelId: 'tiny-llama-a' }));
     await observer.waitForBroadcast('models:status', (e) => e.data.model.id === 'tiny-llama-a' && e.data.model.status === 'unloaded', { timeoutMs: 60_000 });
   });
 
@@ -97,7 +107,7 @@ describe('gateway with a real supervisor', () => {
     expect(response).toMatchObject({ success: false, error: { code: 'PRESET_INVALID', message: expect.stringContaining('no-such-flag') } });
     // The editor can ask first.
     const bad = await client.request('presets:validate', { ini: 'version = 1\n[*]\nno-such-flag = 1\nctx-size = big\n' });
-    expect(bad.success && bad.data).toEqual({
+    expect(expectOk(bad)).toEqual({
       valid: false,
       problems: [
         { line: 0, message: '[*] no-such-flag: not an argument of this llama-server' },
@@ -105,34 +115,96 @@ describe('gateway with a real supervisor', () => {
       ],
     });
     const syntax = await client.request('presets:validate', { ini: 'c = 1' });
-    expect(syntax.success && syntax.data).toEqual({ valid: false, problems: [{ line: 1, message: 'key "c" is outside any section' }] });
+    expect(expectOk(syntax)).toEqual({ valid: false, problems: [{ line: 1, message: 'key "c" is outside any section' }] });
     const good = await client.request('presets:validate', { preset: { global: { c: '2048' }, sections: [] } });
-    expect(good.success && good.data).toEqual({ valid: true, problems: [] });
+    expect(expectOk(good)).toEqual({ valid: true, problems: [] });
   });
+
+  const settingsRevision = async (modelId: string): Promise<number> => expectOk(await client.request('models:settings:get', { modelId })).revision;
 
   it('applies per-model settings through the preset file and broadcasts them', async () => {
-    const response = await client.request('models:settings:update', { modelId: 'tiny-llama-b', settings: { 'ctx-size': '256', 'load-on-startup': 'false' } });
-    expect(response.success).toBe(true);
+    const revision = await settingsRevision('tiny-llama-b');
+    const response = await client.request('models:settings:update', { modelId: 'tiny-llama-b', revision, settings: { 'ctx-size': '256', 'load-on-startup': 'false' } });
+    expect(expectOk(response).revision).toBe(revision + 1);
     const updated = await observer.waitForBroadcast('presets:updated', (e) => e.data.ini.includes('[tiny-llama-b]'), { timeoutMs: 30_000 });
     expect(updated.data.ini).toContain('ctx-size = 256');
-    const settings = await client.request('models:settings:get', { modelId: 'tiny-llama-b' });
-    expect(settings.success && settings.data.settings).toEqual({ 'ctx-size': '256', 'load-on-startup': 'false' });
+    const settings = expectOk(await client.request('models:settings:get', { modelId: 'tiny-llama-b' }));
+    expect(settings).toMatchObject({ settings: { 'ctx-size': '256', 'load-on-startup': 'false' }, revision: revision + 1 });
   });
 
-  it('applies a new server configuration, restarting llama-server, and keeps it', async () => {
-    const response = await client.request('config:update', { config: { ctxSize: 1024 } });
-    expect(response.success).toBe(true);
-    await observer.waitForBroadcast('config:updated', (e) => e.data.config.ctxSize === 1024, { timeoutMs: 60_000 });
+  it('keeps quick edits of two models\' settings, and refuses a stale edit with CONFLICT and the current settings', async () => {
+    const [a, b] = [await settingsRevision('tiny-llama-a'), await settingsRevision('tiny-llama-b')];
+    const [ra, rb] = await Promise.all([
+      client.request('models:settings:update', { modelId: 'tiny-llama-a', revision: a, settings: { 'ctx-size': '384' } }),
+      observer.request('models:settings:update', { modelId: 'tiny-llama-b', revision: b, settings: { 'ctx-size': '320' } }),
+    ]);
+    expectOk(ra);
+    expectOk(rb);
+    const stale = await client.request('models:settings:update', { modelId: 'tiny-llama-a', revision: a, settings: { 'ctx-size': '999' } });
+    expectError(stale, 'CONFLICT');
+    expect(!stale.success && stale.error.current).toEqual({ document: 'model-settings:tiny-llama-a', revision: a + 1, value: { 'ctx-size': '384' } });
+    const preset = expectOk(await client.request('presets:get', {})).preset;
+    expect(preset.sections).toEqual(
+      expect.arrayContaining([
+        { name: 'tiny-llama-a', values: { 'ctx-size': '384' } },
+        { name: 'tiny-llama-b', values: { 'ctx-size': '320' } },
+      ]),
+    );
+    // What the supervisor wrote has both sections too (the last preset job applied the newest revision).
+    await observer.waitForBroadcast('jobs:progress', (e) => e.data.job.name === 'preset.apply' && e.data.state === 'completed' && e.data.job.jobId === expectOk(rb).job.jobId, { timeoutMs: 30_000 });
+  });
+
+  it('applies a new server configuration, restarting llama-server, and refuses an edit of an older revision', async () => {
+    const { revision } = expectOk(await client.request('config:get', {}));
+    const response = await client.request('config:update', { config: { ctxSize: 1024 }, revision });
+    expect(expectOk(response).revision).toBe(revision + 1);
+    // A second editor that loaded the same revision: refused, told what is stored now.
+    const stale = await observer.request('config:update', { config: { parallel: 2 }, revision });
+    expectError(stale, 'CONFLICT');
+    expect(!stale.success && stale.error.current).toMatchObject({ document: 'config', revision: revision + 1, value: { ctxSize: 1024, parallel: 1 } });
+    await observer.waitForBroadcast('config:updated', (e) => e.data.config.ctxSize === 1024 && e.data.revision === revision + 1, { timeoutMs: 60_000 });
     const status = await observer.waitForBroadcast('llama:status', (e) => e.data.status.state === 'running' && e.data.status.args.includes('1024'), { timeoutMs: 60_000 });
     expect(status.data.status.args.join(' ')).toContain('--ctx-size 1024');
-    const config = await client.request('config:get', {});
-    expect(config.success && config.data.config.ctxSize).toBe(1024);
+    // Reloaded and sent again: both changes are kept, and llama-server runs with both.
+    const retry = expectOk(await observer.request('config:update', { config: { parallel: 2 }, revision: revision + 1 }));
+    expect(retry.config).toMatchObject({ ctxSize: 1024, parallel: 2 });
+    const both = await observer.waitForBroadcast('llama:status', (e) => e.data.status.state === 'running' && e.data.status.args.join(' ').includes('--parallel 2'), { timeoutMs: 60_000 });
+    expect(both.data.status.args.join(' ')).toContain('--ctx-size 1024');
+    expect(expectOk(await client.request('config:get', {}))).toMatchObject({ config: { ctxSize: 1024, parallel: 2 }, revision: revision + 2 });
+  });
+
+  it('runs a failed job again when it is asked again, after retrying it with backoff', async () => {
+    expectOk(await client.request('llama:stop', {}));
+    await observer.waitForBroadcast('llama:status', (e) => e.data.status.state === 'stopped', { timeoutMs: 30_000 });
+    const failed = expectOk(await client.request('models:load', { modelId: 'tiny-llama-b' })).job;
+    expect(failed.created).toBe(true);
+    const outcome = await observer.waitForBroadcast('jobs:progress', (e) => e.data.job.jobId === failed.jobId && e.data.state === 'failed', { timeoutMs: 60_000 });
+    expect(outcome.data.error?.code).toBe('LLAMA_NOT_RUNNING');
+    // A transient failure: every attempt was made before it failed.
+    const bull = await failedJob(failed.jobId);
+    expect(bull?.attemptsMade).toBe(JOB_RETRY.attempts);
+
+    expectOk(await client.request('llama:start', {}));
+    await observer.waitForBroadcast('llama:status', (e) => e.data.status.state === 'running', { timeoutMs: 60_000 });
+    const again = expectOk(await client.request('models:load', { modelId: 'tiny-llama-b' })).job;
+    expect(again.created).toBe(true);
+    expect(again.jobId).not.toBe(failed.jobId);
+    await observer.waitForBroadcast('jobs:progress', (e) => e.data.job.jobId === again.jobId && e.data.state === 'completed', { timeoutMs: 60_000 });
+    expect(expectOk(await client.request('models:get', { modelId: 'tiny-llama-b' })).model.state.status).toBe('loaded');
+    // Each outcome was stored once, by job id, in the database every replica shares.
+    const db = new Database(join(dir, 'gateway', 'llamaproxy.db'), { readonly: true });
+    const rows = db.prepare('SELECT job_id, state, error_code FROM jobs WHERE job_id IN (?, ?) ORDER BY created_at').all(failed.jobId, again.jobId);
+    db.close();
+    expect(rows).toEqual([
+      { job_id: failed.jobId, state: 'failed', error_code: 'LLAMA_NOT_RUNNING' },
+      { job_id: again.jobId, state: 'completed', error_code: null },
+    ]);
   });
 
   it('refuses an unknown extra argument with INVALID_ARGUMENT and keeps the configuration', async () => {
     const response = await client.request('config:update', { config: { extraArgs: ['--definitely-not-a-flag'] } });
     expect(response).toMatchObject({ success: false, error: { code: 'INVALID_ARGUMENT' } });
     const config = await client.request('config:get', {});
-    expect(config.success && config.data.config.extraArgs).toEqual([]);
+    expect(expectOk(config).config.extraArgs).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RedisKeys, type ResponseEnvelope } from '@llamaproxy/shared';
-import { freePort, publishToStream, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { expectOk, freePort, publishToStream, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
 import { catalogue, llamaStatus, logRecords, sample } from './fixtures.js';
 
 /**
@@ -86,7 +86,7 @@ describe('gateway', () => {
     const client = await connect();
     const response = await client.request('models:list', { requestId: 'req-1' });
     expect(response).toMatchObject({ type: 'response', event: 'models:list', success: true, requestId: 'req-1' });
-    expect(response.success && response.data.models).toHaveLength(2);
+    expect(expectOk(response).models).toHaveLength(2);
     expect(typeof response.timestamp).toBe('number');
   });
 
@@ -109,7 +109,7 @@ describe('gateway', () => {
     const badSettings = await client.request('settings:update', { settings: { metricsIntervalMs: 5 } });
     expect(badSettings).toMatchObject({ success: false, error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('metricsIntervalMs') } });
     const after = await client.request('settings:get', {});
-    expect(after.success && after.data).toEqual(before.success && before.data);
+    expect(expectOk(after)).toEqual(expectOk(before));
   });
 
   it('answers an unknown model and an unknown event with stable codes, without crashing', async () => {
@@ -140,8 +140,8 @@ describe('gateway', () => {
       expect(envelope.seq).toBeGreaterThan(0);
     }
     const page = await a.request('logs:query', { text: 'broadcast', limit: 2 });
-    expect(page.success && page.data.entries.map((e) => e.message)).toEqual(['broadcast 2', 'broadcast 1']);
-    expect(page.success && page.data.hasMore).toBe(true);
+    expect(expectOk(page).entries.map((e) => e.message)).toEqual(['broadcast 2', 'broadcast 1']);
+    expect(expectOk(page).hasMore).toBe(true);
   });
 
   it('lets a client that was away resume from its cursors without missing a log line', async () => {
@@ -161,11 +161,7 @@ describe('gateway', () => {
     }, { what: 'last missed line stored' });
 
     const back = await connect();
-    const resumed = await back.request('snapshot:get', { cursors });
-    expect(resumed.success).toBe(true);
-    if (!resumed.success) {
-      return;
-    }
+    const resumed = { data: expectOk(await back.request('snapshot:get', { cursors })) };
     const missed = resumed.data.logs.filter((e) => e.message.startsWith('away-'));
     expect(missed.map((e) => e.message)).toEqual([0, 1, 2].flatMap((i) => [0, 1, 2, 3].map((j) => `away-${i} ${j}`)));
     // No gap: every id after the cursor is there, in order.
@@ -178,7 +174,10 @@ describe('gateway', () => {
 
   it('stores metrics as raw, per-minute and per-hour tiers with min/avg/max', async () => {
     const client = await connect();
-    const t0 = Date.UTC(2026, 10, 26, 10, 0, 0);
+    // Relative to now (the gateway prunes by the wall clock: a fixed date falls out of the raw
+    // tier's 24 h retention days later), aligned to an hour so the roll-up buckets are exact.
+    const hourMs = 3_600_000;
+    const t0 = Math.floor(Date.now() / hourMs) * hourMs - hourMs;
     const values = [10, 20, 30, 40, 50, 60];
     for (const [i, cpu] of values.entries()) {
       // Two samples per minute over three minutes.
@@ -187,17 +186,17 @@ describe('gateway', () => {
     await client.waitForBroadcast('metrics:update', (e) => e.data.sample.ts === t0 + 150_000);
     const range = { from: t0, to: t0 + 3 * 60_000, series: ['cpu.usagePct'] };
     const raw = await client.request('metrics:history', { ...range, resolution: 'raw' });
-    expect(raw.success && raw.data.series['cpu.usagePct']?.map((p) => p.avg)).toEqual(values);
+    expect(expectOk(raw).series['cpu.usagePct']?.map((p) => p.avg)).toEqual(values);
     const minute = await client.request('metrics:history', { ...range, resolution: 'minute' });
-    expect(minute.success && minute.data.series['cpu.usagePct']).toEqual([
+    expect(expectOk(minute).series['cpu.usagePct']).toEqual([
       { ts: t0, min: 10, max: 20, avg: 15 },
       { ts: t0 + 60_000, min: 30, max: 40, avg: 35 },
       { ts: t0 + 120_000, min: 50, max: 60, avg: 55 },
     ]);
     const hour = await client.request('metrics:history', { ...range, resolution: 'hour' });
-    expect(hour.success && hour.data.series['cpu.usagePct']).toEqual([{ ts: t0, min: 10, max: 60, avg: 35 }]);
+    expect(expectOk(hour).series['cpu.usagePct']).toEqual([{ ts: t0, min: 10, max: 60, avg: 35 }]);
     const auto = await client.request('metrics:history', { from: t0 - 30 * 86_400_000, to: t0, series: ['cpu.usagePct'] });
-    expect(auto.success && auto.data.resolution).toBe('hour');
+    expect(expectOk(auto).resolution).toBe('hour');
   });
 
   it('prunes each tier by its retention', async () => {
@@ -211,7 +210,7 @@ describe('gateway', () => {
       return raw.success && raw.data.series['cpu.usagePct']?.length === 0;
     }, { what: 'raw point pruned' });
     const hour = await client.request('metrics:history', { from: old - 3_600_000, to: old, series: ['cpu.usagePct'], resolution: 'hour' });
-    expect(hour.success && hour.data.series['cpu.usagePct']?.map((p) => p.max)).toContain(77);
+    expect(expectOk(hour).series['cpu.usagePct']?.map((p) => p.max)).toContain(77);
   });
 
   it('persists settings, broadcasts the change, and keeps everything across a gateway restart', async () => {
@@ -236,6 +235,6 @@ describe('gateway', () => {
     expect(snapshot.data.settings).toMatchObject({ theme: 'dark', metricsIntervalMs: 5000 });
     expect(snapshot.data.models.map((m) => m.id).sort()).toEqual(['alpha', 'beta']);
     const logsAfter = await c.request('logs:query', { limit: 5000 });
-    expect(logsAfter.success && logsAfter.data.entries.length).toBe(logsBefore.success && logsBefore.data.entries.length);
+    expect(expectOk(logsAfter).entries.length).toBe(expectOk(logsBefore).entries.length);
   });
 });

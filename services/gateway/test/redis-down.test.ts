@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeys } from '@llamaproxy/shared';
-import { freePort, ManagedProcess, publishToStream, startService, TestClient, waitFor } from '@llamaproxy/tests/harness';
+import { expectOk, freePort, ManagedProcess, publishToStream, startService, TestClient, waitFor } from '@llamaproxy/tests/harness';
 import { catalogue } from './fixtures.js';
 
 /** Redis goes away under a running gateway: requests get a clear error at once, never a hang. */
@@ -52,7 +52,7 @@ describe('gateway without Redis', () => {
     const response = await client.request('models:load', { modelId: 'alpha' }, 5000);
     expect(response).toMatchObject({ success: false, error: { code: 'QUEUE_UNAVAILABLE' } });
     const list = await client.request('models:list', {});
-    expect(list.success && list.data.models.map((m) => m.id)).toEqual(['alpha']);
+    expect(expectOk(list).models.map((m) => m.id)).toEqual(['alpha']);
     const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
     expect(ready.status).toBe(503);
     expect(await ready.json()).toMatchObject({ redis: false, database: true });

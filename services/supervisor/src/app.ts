@@ -1,6 +1,6 @@
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { controlQueueName, formatArgPolicyProblem, QUEUE_PREFIX, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
+import { controlQueueName, formatArgPolicyProblem, QUEUE_PREFIX, STATUS_REPUBLISH_MS, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
 import { ConfigError, errorMeta, ForwardTransport, type Logger } from '@llamaproxy/shared/node';
 import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
@@ -37,6 +37,27 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
   );
   let worker: Worker | null = null;
   let supervisor: LlamaSupervisor | null = null;
+  let republishTimer: NodeJS.Timeout | null = null;
+
+  // The whole state again, so a report lost while Redis was away is corrected: every
+  // STATUS_REPUBLISH_MS (the node's heartbeat) and at once after every reconnect.
+  const republish = (full: boolean): void => {
+    const sup = supervisor;
+    if (sup === null) {
+      return;
+    }
+    publisher
+      .republish({ status: sup.status, models: sup.models.all() }, full)
+      .catch((err: unknown) => logger.debug('cannot republish state', errorMeta(err)));
+  };
+  let connectedOnce = false;
+  redis.on('ready', () => {
+    if (connectedOnce) {
+      logger.info('redis reconnected; republishing the full state');
+      republish(true);
+    }
+    connectedOnce = true;
+  });
 
   const publish = (event: StatusEvent): void => {
     publisher.publishStatus(event).catch((err: unknown) => logger.warn('cannot publish status', { kind: event.kind, ...errorMeta(err) }));
@@ -111,6 +132,9 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
         await sup.start().catch((err: unknown) => logger.error('llama-server did not start', errorMeta(err)));
       }
       publish({ kind: 'models', nodeId: config.nodeId, models: sup.models.all() });
+      republish(false);
+      republishTimer = setInterval(() => republish(false), STATUS_REPUBLISH_MS);
+      republishTimer.unref();
 
       const handler = new ControlHandler(sup, logger);
       worker = new Worker(controlQueueName(config.nodeId), handler.process, {
@@ -127,6 +151,9 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
 
     async shutdown(deadlineMs: number): Promise<void> {
       const deadline = Date.now() + deadlineMs;
+      if (republishTimer !== null) {
+        clearInterval(republishTimer);
+      }
       // 1. Stop taking jobs; give running ones a moment, then stop anyway.
       if (worker !== null) {
         await Promise.race([worker.close(), delay(Math.max(0, deadline - Date.now() - config.stopGraceMs - 1000))]);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   controlJobId,
   controlQueueName,
+  controlRunId,
   decodeJobError,
   JobName,
   JobProgressSchema,
@@ -54,7 +55,8 @@ describe('supervisor', () => {
    * look at it.
    */
   async function run<K extends JobName>(name: K, payload: JobPayloads[K], opts: { attempts?: number } = {}) {
-    const jobId = controlJobId(name, payload);
+    // As the gateway queues it: a unique run id, the intent key as deduplication id.
+    const jobId = controlRunId(controlJobId(name, payload));
     const done = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => finish(() => reject(new Error(`job ${jobId} did not finish`))), 90_000);
       const onCompleted = (e: { jobId: string; returnvalue: unknown }): void => {
@@ -76,7 +78,13 @@ describe('supervisor', () => {
       queueEvents.on('completed', onCompleted);
       queueEvents.on('failed', onFailed);
     });
-    const job = await queue.add(name, payload, { jobId, removeOnComplete: true, removeOnFail: true, ...opts });
+    const job = await queue.add(name, payload, {
+      jobId,
+      deduplication: { id: controlJobId(name, payload) },
+      removeOnComplete: { count: 100 },
+      removeOnFail: { count: 100 },
+      ...opts,
+    });
     return { job, done };
   }
 
@@ -158,17 +166,14 @@ describe('supervisor', () => {
     expect(res.status).toBe(200);
   });
 
-  it('does not queue the same intent twice while one is pending, and a waiting job can be cancelled', async () => {
-    const payload = { modelId: 'tiny-llama-b' };
-    const [first, second] = await Promise.all([
-      queue.add(JobName.modelUnload, payload, { jobId: controlJobId(JobName.modelUnload, payload), delay: 60_000 }),
-      queue.add(JobName.modelUnload, payload, { jobId: controlJobId(JobName.modelUnload, payload), delay: 60_000 }),
-    ]);
-    expect(second.id).toBe(first.id);
-    expect(await queue.getDelayedCount()).toBe(1);
-    // A waiting job can be cancelled.
-    await first.remove();
-    expect(await queue.getDelayedCount()).toBe(0);
+  it('answers a load of a loaded model at once, so a retried or twice-run job does no harm', async () => {
+    const before = modelEvents('tiny-llama-a').length;
+    const started = Date.now();
+    const { done } = await run(JobName.modelLoad, { modelId: 'tiny-llama-a' });
+    expect(((await done) as { model: ModelState }).model.status).toBe('loaded');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    // Nothing was loaded again: no new loading state was reported.
+    expect(modelEvents('tiny-llama-a').slice(before).filter((s) => s.status === 'loading')).toEqual([]);
   });
 
   it('evicts the least recently used model when --models-max is reached, and reports it', async () => {
@@ -190,7 +195,10 @@ describe('supervisor', () => {
     const { job, done } = await run(JobName.modelLoad, { modelId: 'no-such-model' }, { attempts: 3 });
     const err = await done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(err?.message)).toMatchObject({ code: 'MODEL_NOT_FOUND' });
-    expect(job.id).toBe('model.load-no-such-model');
+    // Three attempts were allowed; UnrecoverableError made it one.
+    const failed = await queue.getJob(job.id ?? '');
+    expect(failed?.attemptsMade).toBe(1);
+    expect(await failed?.getState()).toBe('failed');
   });
 
   it('refuses to load a corrupt model with its reason, while the others keep working', async () => {
@@ -242,8 +250,9 @@ describe('supervisor', () => {
   });
 
   it('applies a new context size by restarting llama-server with the new flag', async () => {
-    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024 }) });
-    const result = (await done) as { status: LlamaStatus };
+    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024 }), revision: 2 });
+    const result = (await done) as { status: LlamaStatus; superseded: boolean };
+    expect(result.superseded).toBe(false);
     expect(result.status.state).toBe('running');
     expect(result.status.args.join(' ')).toContain('--ctx-size 1024');
     const router = await listRouterModels(`http://127.0.0.1:${port}`);
@@ -251,8 +260,18 @@ describe('supervisor', () => {
     expect(args[args.indexOf('--ctx-size') + 1]).toBe('1024');
   });
 
+  it('applies configurations in revision order: an older revision after a newer one is skipped', async () => {
+    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 2048 }), revision: 1 });
+    const result = (await done) as { status: LlamaStatus; revision: number; superseded: boolean };
+    expect(result).toMatchObject({ revision: 1, superseded: true });
+    expect(result.status.args.join(' ')).toContain('--ctx-size 1024');
+    const router = await listRouterModels(`http://127.0.0.1:${port}`);
+    const args = router.find((m) => m.id === 'tiny-llama-a')?.status.args ?? [];
+    expect(args[args.indexOf('--ctx-size') + 1]).toBe('1024');
+  });
+
   it('rejects a configuration with an unknown flag and keeps running the old one', async () => {
-    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024, extraArgs: ['--no-such-flag'] }) });
+    const { done } = await run(JobName.configApply, { config: serverConfig({ ctxSize: 1024, extraArgs: ['--no-such-flag'] }), revision: 3 });
     const err = await done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(err?.message)).toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('--no-such-flag') });
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
@@ -261,10 +280,10 @@ describe('supervisor', () => {
   it('refuses --log-file pointed at a model file, in the configuration and in a preset, and leaves the file intact', async () => {
     const model = join(modelsDir, 'tiny-llama-a.gguf');
     const before = readFileSync(model);
-    const config = await run(JobName.configApply, { config: serverConfig({ extraArgs: ['--log-file', model] }) }, { attempts: 3 });
+    const config = await run(JobName.configApply, { config: serverConfig({ extraArgs: ['--log-file', model] }), revision: 4 }, { attempts: 3 });
     const configErr = await config.done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(configErr?.message)).toMatchObject({ code: 'ARG_NOT_ALLOWED', message: expect.stringContaining('--log-file') });
-    const preset = await run(JobName.presetApply, { preset: { global: { 'log-file': model }, sections: [] } });
+    const preset = await run(JobName.presetApply, { preset: { global: { 'log-file': model }, sections: [] }, revision: 1 });
     const presetErr = await preset.done.then(() => null, (e: unknown) => e as Error);
     expect(decodeJobError(presetErr?.message)).toMatchObject({ code: 'ARG_NOT_ALLOWED', message: expect.stringContaining('[*] log-file') });
 

@@ -141,4 +141,39 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX logs_level_model_id ON logs (level, model_id, id);
   CREATE INDEX logs_model_id ON logs (model_id, id);
   `,
+  /* 4: revisions of editable documents, control jobs by id (intent and outcome), node liveness */ `
+  -- Optimistic concurrency: one counter per document ('config', 'preset', 'settings',
+  -- 'model-settings:<model id>'); absent = 0. An update names the revision it edited.
+  CREATE TABLE revisions (
+    document TEXT PRIMARY KEY,
+    revision INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Every control job a gateway queued, written before it is queued, and its outcome, written once
+  -- (state 'queued' -> 'completed' | 'failed') by whichever replica sees it end first.
+  CREATE TABLE jobs (
+    job_id TEXT PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    subject TEXT,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'completed', 'failed')),
+    error_code TEXT,
+    error_message TEXT,
+    result TEXT,
+    created_at INTEGER NOT NULL,
+    deadline_at INTEGER NOT NULL,
+    finished_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX jobs_state_deadline ON jobs (state, deadline_at);
+  CREATE INDEX jobs_finished ON jobs (finished_at);
+
+  -- When each supervisor node was last heard from, and whether it is shown online.
+  CREATE TABLE nodes (
+    node_id TEXT PRIMARY KEY,
+    last_heard_at INTEGER NOT NULL,
+    online INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -31,17 +31,15 @@ export function createModelHandlers(deps: { dashboard: DashboardState; jobs: Job
       return { job: await jobs.submit(JobName.modelUnload, { modelId }, `unload requested: ${modelId}`, modelId) };
     },
     'models:rescan': async () => ({ job: await jobs.submit(JobName.modelsRescan, {}, 'rescan of the models directory requested') }),
-    'models:settings:get': async ({ modelId }) => ({ modelId, settings: requireModel(modelId).settings }),
-    'models:settings:update': async ({ modelId, settings }) => {
+    'models:settings:get': async ({ modelId }) => {
+      const model = requireModel(modelId);
+      return { modelId, settings: model.settings, revision: model.settingsRevision };
+    },
+    // Under this model's settings revision: a stale edit gets CONFLICT; another model's edit never does.
+    'models:settings:update': async ({ modelId, settings, revision }) => {
       requireModel(modelId);
-      const current = dashboard.preset();
-      const others = current.sections.filter((s) => s.name !== modelId);
-      const preset = {
-        global: current.global,
-        sections: Object.keys(settings).length > 0 ? [...others, { name: modelId, values: settings }] : others,
-      };
-      const job = await presets.apply(preset, `settings of ${modelId} changed`);
-      return { modelId, settings, job };
+      const { settingsRevision, job } = await presets.setModelSettings(modelId, revision, settings);
+      return { modelId, settings, revision: settingsRevision, job };
     },
   };
 }

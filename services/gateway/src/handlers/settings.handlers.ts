@@ -19,13 +19,15 @@ export async function shareSettings(redis: Redis, settings: DashboardSettings): 
 export function createSettingsHandlers(deps: { dashboard: DashboardState; broadcaster: Broadcaster; redis: Redis; snapshots: SnapshotService }): DomainHandlers<'settings:get' | 'settings:update' | 'snapshot:get'> {
   const { dashboard, broadcaster, redis, snapshots } = deps;
   return {
-    'settings:get': async () => ({ settings: dashboard.settings() }),
-    'settings:update': async ({ settings: patch }) => {
-      const settings: DashboardSettings = DashboardSettingsSchema.parse({ ...dashboard.settings(), ...patch });
-      dashboard.saveSettings(settings);
-      await broadcaster.broadcast('settings:updated', { settings });
+    'settings:get': async () => {
+      const { value: settings, revision } = dashboard.settingsDoc();
+      return { settings, revision };
+    },
+    'settings:update': async ({ settings: patch, revision: expected }) => {
+      const { value: settings, revision } = dashboard.changeSettings(expected, (current) => DashboardSettingsSchema.parse({ ...current, ...patch })).next;
+      await broadcaster.broadcast('settings:updated', { settings, revision });
       await shareSettings(redis, settings);
-      return { settings };
+      return { settings, revision };
     },
     'snapshot:get': async ({ cursors }, ctx) => snapshots.snapshot(ctx.identity, cursors),
   };

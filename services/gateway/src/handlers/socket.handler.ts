@@ -238,12 +238,8 @@ export function attachRequestHandlers(socket: AppSocket, deps: RequestHandlingDe
     }
   };
 
-  // Socket.IO emits 'error' on the socket for a packet it cannot decode (it then closes the
-  // connection) and for a client event named "error". Without a listener Node's EventEmitter
-  // throws it, from a nextTick: one bad packet would end the process.
-  socket.on('error', (err: unknown) => log.debug('socket error', { error: err instanceof Error ? err.message : 'client sent an "error" event' }));
-
-  // The wire allows a number as the event name (socket.io-parser accepts it): never assume a string.
+  // The wire allows a number as the event name (socket.io-parser accepts it): never assume a
+  // string. A throw here happens in Socket.IO's nextTick, outside any catch, and ends the process.
   socket.onAny((rawEvent: unknown, ...args: unknown[]) => {
     const event = typeof rawEvent === 'string' ? rawEvent : String(rawEvent);
     // `emit(event, ack)` passes the callback first; `emit(event, payload, ack)` second.

@@ -1,11 +1,14 @@
-import { Queue, QueueEvents } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   AppError,
   controlJobId,
   controlQueueName,
   decodeJobError,
+  encodeJobError,
   ErrorCode,
+  JOB_RETENTION,
+  JOB_RETRY,
   JobProgressSchema,
   QUEUE_PREFIX,
   type ErrorInfo,
@@ -16,25 +19,33 @@ import {
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 
+/** What the queue's event stream says about a job (any job of the node, queued by any replica). */
 export interface JobUpdate {
-  job: JobRef;
-  state: 'queued' | 'active' | 'progress' | 'completed' | 'failed';
+  jobId: string;
+  state: 'active' | 'progress' | 'completed' | 'failed';
   progress: JobProgress | null;
   error: ErrorInfo | null;
   result: unknown;
 }
 
+/** A job as BullMQ holds it now. `missing`: removed (retention) or never there. */
+export type QueuedJobState =
+  | { state: 'waiting' | 'delayed' | 'active' | 'missing' }
+  | { state: 'completed'; result: unknown }
+  | { state: 'failed'; error: ErrorInfo };
+
 /**
- * The producer side of a supervisor node's control queue. Follows the jobs this replica queued
- * (and only those, so with several replicas each update is relayed once).
+ * The producer side of a supervisor node's control queue (BullMQ). Jobs are added with a unique
+ * run id and the intent key as BullMQ's deduplication id, so an identical intent is one job only
+ * while it is waiting, delayed or active; after it completed or failed the same request runs again.
+ * Transient failures are retried with exponential backoff (JOB_RETRY); finished jobs are kept,
+ * bounded (JOB_RETENTION), so an outcome a gateway missed can still be read.
  */
 export class ControlQueue {
   readonly nodeId: string;
   private readonly queue: Queue;
   private readonly events: QueueEvents;
   private readonly connections: Redis[];
-  private readonly producer: Redis;
-  private readonly mine = new Map<string, JobRef>();
   private readonly log: Logger;
   private onUpdate: (update: JobUpdate) => void = () => undefined;
 
@@ -44,7 +55,6 @@ export class ControlQueue {
     // Fail fast when Redis is down: a request must get an error at once, never hang.
     const producer = new Redis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     const listener = new Redis(redisUrl, { maxRetriesPerRequest: null });
-    this.producer = producer;
     this.connections = [producer, listener];
     for (const c of this.connections) {
       c.on('error', () => undefined);
@@ -54,26 +64,28 @@ export class ControlQueue {
     this.queue.on('error', (err) => this.log.warn('queue error', { error: err.message }));
     this.events = new QueueEvents(name, { connection: listener, prefix: QUEUE_PREFIX });
     this.events.on('error', (err) => this.log.warn('queue events error', { error: err.message }));
-    this.events.on('active', ({ jobId }) => this.relay(jobId, 'active', null, null, undefined));
+    this.events.on('active', ({ jobId }) => this.emit({ jobId, state: 'active', progress: null, error: null, result: undefined }));
     this.events.on('progress', ({ jobId, data }) => {
       const progress = JobProgressSchema.safeParse(data);
-      this.relay(jobId, 'progress', progress.success ? progress.data : null, null, undefined);
+      this.emit({ jobId, state: 'progress', progress: progress.success ? progress.data : null, error: null, result: undefined });
     });
-    this.events.on('completed', ({ jobId, returnvalue }) => this.relay(jobId, 'completed', null, null, returnvalue, true));
-    this.events.on('failed', ({ jobId, failedReason }) => this.relay(jobId, 'failed', null, decodeJobError(failedReason), undefined, true));
+    this.events.on('completed', ({ jobId, returnvalue }) => this.emit({ jobId, state: 'completed', progress: null, error: null, result: parseResult(returnvalue) }));
+    this.events.on('failed', ({ jobId, failedReason }) => this.emit({ jobId, state: 'failed', progress: null, error: decodeJobError(failedReason), result: undefined }));
   }
 
+  /** Starts following the queue's events: every job's, whichever replica queued it. */
   async init(onUpdate: (update: JobUpdate) => void): Promise<void> {
     this.onUpdate = onUpdate;
     await this.events.waitUntilReady().catch(() => undefined);
   }
 
   /**
-   * Queues a control job with its deterministic id. Fails at once with QUEUE_UNAVAILABLE when
-   * Redis is down and SUPERVISOR_UNAVAILABLE when no supervisor consumes the queue.
+   * Queues a control job as run `jobId` (see controlRunId) of its intent. When an identical intent
+   * is still waiting or active, nothing is added and the answer names that job (`created: false`).
+   * Throws QUEUE_UNAVAILABLE when Redis is down, SUPERVISOR_UNAVAILABLE when no supervisor
+   * consumes the queue.
    */
-  async add<K extends JobName>(name: K, payload: JobPayloads[K]): Promise<JobRef> {
-    const jobId = controlJobId(name, payload);
+  async add<K extends JobName>(name: K, payload: JobPayloads[K], jobId: string): Promise<JobRef> {
     let workers: number;
     try {
       workers = (await this.queue.getWorkers()).length;
@@ -83,55 +95,86 @@ export class ControlQueue {
     if (workers === 0) {
       throw new AppError(ErrorCode.SUPERVISOR_UNAVAILABLE, `no supervisor is serving node "${this.nodeId}"`);
     }
-    // Two identical requests at the same moment (a double click, two replicas): only the one
-    // that takes this short claim adds the job and follows it; the other reports it as pending.
     const subject = 'modelId' in payload ? payload.modelId : null;
-    const claimKey = `${QUEUE_PREFIX}:intent:${this.nodeId}:${jobId}`;
     try {
-      if ((await this.producer.set(claimKey, '1', 'PX', 10_000, 'NX')) !== 'OK') {
-        return { jobId, name, subject, nodeId: this.nodeId, created: false };
-      }
-      try {
-        const existing = await this.queue.getJob(jobId);
-        if (existing) {
-          return { jobId, name, subject, nodeId: this.nodeId, created: false };
-        }
-        const job = await this.queue.add(name, payload, { jobId, attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } });
-        const ref: JobRef = { jobId: job.id ?? jobId, name, subject, nodeId: this.nodeId, created: true };
-        this.mine.set(ref.jobId, ref);
-        this.onUpdate({ job: ref, state: 'queued', progress: null, error: null, result: undefined });
-        return ref;
-      } finally {
-        await this.producer.del(claimKey);
-      }
+      // Deduplication is one Lua script in Redis: two identical requests at the same moment (a
+      // double click, two replicas) get the same job, and only the first is `created`.
+      const job = await this.queue.add(name, payload, {
+        jobId,
+        deduplication: { id: controlJobId(name, payload) },
+        attempts: JOB_RETRY.attempts,
+        backoff: { type: 'exponential', delay: JOB_RETRY.backoffMs },
+        removeOnComplete: JOB_RETENTION.completed,
+        removeOnFail: JOB_RETENTION.failed,
+      });
+      const id = job.id ?? jobId;
+      return { jobId: id, name, subject, nodeId: this.nodeId, created: id === jobId };
     } catch (err) {
       throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'the job queue (Redis) is unavailable', { cause: err });
     }
   }
 
+  /** Where a job is now, with its outcome once it ended. Throws when Redis cannot be reached. */
+  async state(jobId: string): Promise<QueuedJobState> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) {
+      return { state: 'missing' };
+    }
+    const state = await job.getState();
+    switch (state) {
+      case 'completed':
+        return { state: 'completed', result: job.returnvalue as unknown };
+      case 'failed':
+        return { state: 'failed', error: decodeJobError(job.failedReason) };
+      case 'active':
+      case 'delayed':
+        return { state };
+      case 'waiting':
+      case 'waiting-children':
+      case 'prioritized':
+        return { state: 'waiting' };
+      case 'unknown':
+        return { state: 'missing' };
+    }
+  }
+
+  /**
+   * Fails a job that outlived its deadline (its worker died, or it hangs): moved to failed without
+   * retries, whoever holds its lock, so its intent can be requested again. False when it already
+   * ended or is gone.
+   */
+  async failOverdue(jobId: string, error: ErrorInfo): Promise<boolean> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) {
+      return false;
+    }
+    const state = await job.getState();
+    if (state === 'active') {
+      // Token "0" skips BullMQ's lock check: the worker that held it is presumed dead. Unrecoverable,
+      // so no retry is scheduled.
+      await job.moveToFailed(new UnrecoverableError(encodeJobError(error)), '0');
+      return true;
+    }
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+      // Never started (no supervisor took it): removing it frees its deduplication id too.
+      await job.remove();
+      return true;
+    }
+    return false;
+  }
+
   /** Cancels a job that is still waiting. */
   async cancel(jobId: string): Promise<boolean> {
     const job = await this.queue.getJob(jobId);
-    if (!job || !(await job.isWaiting() || await job.isDelayed())) {
+    if (!job || !((await job.isWaiting()) || (await job.isDelayed()))) {
       return false;
     }
     await job.remove();
-    const ref = this.mine.get(jobId);
-    if (ref) {
-      this.relay(jobId, 'failed', null, { code: ErrorCode.JOB_CANCELLED, message: 'cancelled' }, undefined, true);
-    }
     return true;
   }
 
-  private relay(jobId: string, state: JobUpdate['state'], progress: JobProgress | null, error: ErrorInfo | null, result: unknown, final = false): void {
-    const job = this.mine.get(jobId);
-    if (!job) {
-      return;
-    }
-    if (final) {
-      this.mine.delete(jobId);
-    }
-    this.onUpdate({ job, state, progress, error, result: typeof result === 'string' ? safeJson(result) : result });
+  private emit(update: JobUpdate): void {
+    this.onUpdate(update);
   }
 
   async close(): Promise<void> {
@@ -143,10 +186,14 @@ export class ControlQueue {
   }
 }
 
-function safeJson(text: string): unknown {
+/** QueueEvents hands the return value as JSON text. */
+function parseResult(value: unknown): unknown {
+  if (typeof value !== 'string') {
+    return value;
+  }
   try {
-    return JSON.parse(text) as unknown;
+    return JSON.parse(value) as unknown;
   } catch {
-    return text;
+    return value;
   }
 }

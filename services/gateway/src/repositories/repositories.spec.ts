@@ -328,6 +328,21 @@ describe(ModelRepository.name, () => {
     expect(sut.list().map((m) => [m.id, m.state.status])).toEqual([['a', 'loaded']]);
   });
 
+  it('keeps the row of a model the router reports when it leaves the catalogue, until the router stops reporting it', () => {
+    const sut = new ModelRepository(db);
+    sut.syncCatalogue(catalogue(['a', 'linked']));
+    sut.setState('n', { id: 'custom', status: 'loaded', progress: null, stage: null, args: [], error: null, updatedAt: 1 });
+    sut.setState('n', { id: 'linked', status: 'unloaded', progress: null, stage: null, args: [], error: null, updatedAt: 1 });
+    sut.syncCatalogue(catalogue(['a']));
+    expect(sut.list().map((m) => [m.id, m.state.status, m.path])).toEqual([
+      ['a', 'unloaded', 'a.gguf'],
+      ['custom', 'loaded', ''],
+      ['linked', 'unloaded', ''],
+    ]);
+    sut.retainReported('n', ['a', 'custom']);
+    expect(sut.list().map((m) => m.id)).toEqual(['a', 'custom']);
+  });
+
   it('records a model only the router knows (a custom preset entry)', () => {
     const sut = new ModelRepository(db);
     sut.setState('n', { id: 'custom', status: 'unloaded', progress: null, stage: null, args: [], error: null, updatedAt: 1 });

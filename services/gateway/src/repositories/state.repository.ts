@@ -2,8 +2,9 @@ import type { z } from 'zod';
 import type { Db } from '../db/database.js';
 
 /**
- * Small documents the gateway keeps: server configuration (its own table, one row) and
- * key/value metadata (settings, preset, last status of each node, argument catalogue).
+ * Small documents the gateway keeps: server configuration (its own table, one row),
+ * key/value metadata (settings, preset, last status of each node, argument catalogue), the
+ * revision of each editable document, and when each supervisor node was last heard from.
  */
 export class StateRepository {
   private readonly db: Db;
@@ -22,6 +23,61 @@ export class StateRepository {
     this.db
       .prepare('INSERT INTO server_config (id, config, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at')
       .run(JSON.stringify(config), Date.now());
+  }
+
+  /**
+   * Runs `fn` in one immediate (write-locked) transaction: a read-check-write of a revision is
+   * atomic across every replica that shares the file. Throws what `fn` throws (rolled back).
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  /** A document's revision; 0 when it was never changed. */
+  revision(document: string): number {
+    const row = this.db.prepare('SELECT revision FROM revisions WHERE document = ?').get(document) as { revision: number } | undefined;
+    return row?.revision ?? 0;
+  }
+
+  /** Revisions of every document whose name starts with `prefix`, by name. */
+  revisions(prefix: string): Map<string, number> {
+    const rows = this.db.prepare('SELECT document, revision FROM revisions WHERE document LIKE ?').all(`${prefix}%`) as { document: string; revision: number }[];
+    return new Map(rows.map((r) => [r.document, r.revision]));
+  }
+
+  setRevision(document: string, revision: number, now = Date.now()): void {
+    this.db
+      .prepare('INSERT INTO revisions (document, revision, updated_at) VALUES (?, ?, ?) ON CONFLICT (document) DO UPDATE SET revision = excluded.revision, updated_at = excluded.updated_at')
+      .run(document, revision, now);
+  }
+
+  /**
+   * Records a report from a node at `at` (epoch ms). True when that brings it (back) online:
+   * a node never heard of, or one marked offline, heard from within `freshMs` of `now`.
+   */
+  nodeHeard(nodeId: string, at: number, freshMs: number, now = Date.now()): boolean {
+    const before = this.db.prepare('SELECT last_heard_at, online FROM nodes WHERE node_id = ?').get(nodeId) as { last_heard_at: number; online: number } | undefined;
+    const lastHeardAt = Math.max(before?.last_heard_at ?? 0, at);
+    const online = now - lastHeardAt <= freshMs ? 1 : (before?.online ?? 0);
+    this.db
+      .prepare('INSERT INTO nodes (node_id, last_heard_at, online) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET last_heard_at = excluded.last_heard_at, online = excluded.online')
+      .run(nodeId, lastHeardAt, online);
+    return online === 1 && before?.online !== 1;
+  }
+
+  /** Marks offline every online node not heard from since `cutoff`; returns their ids (each once, across replicas). */
+  markNodesOffline(cutoff: number): string[] {
+    return this.transaction(() => {
+      const stale = this.db.prepare('SELECT node_id FROM nodes WHERE online = 1 AND last_heard_at < ?').all(cutoff) as { node_id: string }[];
+      const mark = this.db.prepare('UPDATE nodes SET online = 0 WHERE node_id = ? AND online = 1');
+      return stale.filter((r) => mark.run(r.node_id).changes === 1).map((r) => r.node_id);
+    });
+  }
+
+  /** Every node heard of, by id. */
+  nodes(): { nodeId: string; lastHeardAt: number; online: boolean }[] {
+    const rows = this.db.prepare('SELECT node_id, last_heard_at, online FROM nodes ORDER BY node_id').all() as { node_id: string; last_heard_at: number; online: number }[];
+    return rows.map((r) => ({ nodeId: r.node_id, lastHeardAt: r.last_heard_at, online: r.online === 1 }));
   }
 
   getMeta<T>(key: string, schema: z.ZodType<T>): T | null {

@@ -1,11 +1,15 @@
 import {
   LogBatchSchema,
   MetricsEventSchema,
+  NODE_OFFLINE_AFTER_MS,
   RedisKeys,
   sampleSeries,
   StatusEventSchema,
+  type LlamaStatus,
   type LogEntry,
   type MetricsSample,
+  type ModelState,
+  type NodeView,
   type StatusEvent,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
@@ -29,9 +33,18 @@ export interface IngestDeps {
   logger: Logger;
 }
 
+/** What storing one status event changed, to be broadcast after the transaction. */
+type StatusChange =
+  | { kind: 'llama'; status: LlamaStatus }
+  | { kind: 'model'; nodeId: string; model: ModelState }
+  | { kind: 'list' }
+  | { kind: 'node'; node: NodeView };
+
 /**
  * Stores what the services report (one transaction per batch of stream entries, each entry at
- * most once) and then broadcasts it. Only the replica that read an entry handles it.
+ * most once) and then broadcasts it. Only the replica that read an entry handles it. A node's
+ * periodic full state (`state`) is stored and broadcast only where it differs from what is stored,
+ * and every status report counts as hearing from its node.
  */
 export class IngestService {
   private readonly deps: IngestDeps;
@@ -44,7 +57,7 @@ export class IngestService {
 
   handle = async (entries: StreamEntry[]): Promise<void> => {
     const { db, state } = this.deps;
-    const statusEvents: StatusEvent[] = [];
+    const changes: StatusChange[] = [];
     const logEntries: LogEntry[] = [];
     const samples: MetricsSample[] = [];
     db.transaction(() => {
@@ -56,8 +69,7 @@ export class IngestService {
           case RedisKeys.statusStream: {
             const event = StatusEventSchema.safeParse(entry.payload);
             if (event.success) {
-              this.storeStatus(event.data);
-              statusEvents.push(event.data);
+              changes.push(...this.storeStatus(event.data, streamTime(entry.id)));
             } else {
               this.log.warn('invalid status event', { id: entry.id });
             }
@@ -87,9 +99,7 @@ export class IngestService {
       }
     }).immediate();
 
-    for (const event of statusEvents) {
-      await this.broadcastStatus(event);
-    }
+    await this.broadcastChanges(changes);
     if (logEntries.length > 0) {
       await this.deps.broadcaster.broadcast('logs:entry', { entries: logEntries });
     }
@@ -99,42 +109,93 @@ export class IngestService {
     }
   };
 
-  private storeStatus(event: StatusEvent): void {
-    const { models, dashboard } = this.deps;
+  /**
+   * Stores a node's last reported state (its snapshot hash in Redis): what a gateway that was down
+   * missed, or what a trimmed stream lost. Broadcasts what differs from what was stored.
+   */
+  reconcile = async (events: StatusEvent[]): Promise<void> => {
+    const changes = this.deps.db.transaction(() => events.flatMap((e) => this.storeStatus(e, null))).immediate();
+    await this.broadcastChanges(changes);
+  };
+
+  /**
+   * Stores one status event. `heardAt`: when the node sent it (the stream entry's time), null for
+   * a snapshot read back from Redis (it says nothing about the node being alive now).
+   */
+  private storeStatus(event: StatusEvent, heardAt: number | null): StatusChange[] {
+    const { models, dashboard, state } = this.deps;
+    const changes: StatusChange[] = [];
+    if (heardAt !== null && state.nodeHeard(event.nodeId, event.kind === 'state' ? Math.min(event.sentAt, heardAt) : heardAt, NODE_OFFLINE_AFTER_MS)) {
+      changes.push({ kind: 'node', node: { nodeId: event.nodeId, online: true, lastHeardAt: heardAt } });
+    }
     switch (event.kind) {
       case 'llama':
         dashboard.saveLlamaStatus(event.status);
+        changes.push({ kind: 'llama', status: event.status });
         break;
       case 'model':
         models.setState(event.nodeId, event.model);
+        changes.push({ kind: 'model', nodeId: event.nodeId, model: event.model });
         break;
       case 'models':
         models.setStates(event.nodeId, event.models);
+        changes.push({ kind: 'list' });
         break;
       case 'catalogue':
         models.syncCatalogue(event.catalogue);
+        changes.push({ kind: 'list' });
         break;
       case 'args':
         dashboard.saveArgs(event.catalogue);
         break;
+      case 'state': {
+        // The full list the router reports: rows of models only the router knew, and no longer reports, go.
+        models.retainReported(event.nodeId, event.models.map((m) => m.id));
+        const before = dashboard.llamaStatuses().find((s) => s.nodeId === event.nodeId);
+        if (before === undefined || JSON.stringify(before) !== JSON.stringify(event.status)) {
+          dashboard.saveLlamaStatus(event.status);
+          changes.push({ kind: 'llama', status: event.status });
+        }
+        for (const model of event.models) {
+          if (JSON.stringify(models.get(event.nodeId, model.id)?.state) !== JSON.stringify(model)) {
+            models.setState(event.nodeId, model);
+            changes.push({ kind: 'model', nodeId: event.nodeId, model });
+          }
+        }
+        break;
+      }
     }
+    return changes;
   }
 
-  private async broadcastStatus(event: StatusEvent): Promise<void> {
+  private async broadcastChanges(changes: StatusChange[]): Promise<void> {
     const { broadcaster, dashboard } = this.deps;
-    switch (event.kind) {
-      case 'llama':
-        await broadcaster.broadcast('llama:status', { status: event.status });
-        break;
-      case 'model':
-        await broadcaster.broadcast('models:status', { nodeId: event.nodeId, model: event.model });
-        break;
-      case 'models':
-      case 'catalogue':
-        await broadcaster.broadcast('models:list', { models: dashboard.modelViews() });
-        break;
-      case 'args':
-        break;
+    let listSent = false;
+    for (const change of changes) {
+      switch (change.kind) {
+        case 'llama':
+          await broadcaster.broadcast('llama:status', { status: change.status });
+          break;
+        case 'model':
+          await broadcaster.broadcast('models:status', { nodeId: change.nodeId, model: change.model });
+          break;
+        case 'list':
+          // One list per batch is enough: it is read after every change was stored.
+          if (!listSent) {
+            listSent = true;
+            await broadcaster.broadcast('models:list', { models: dashboard.modelViews() });
+          }
+          break;
+        case 'node':
+          await broadcaster.broadcast('nodes:status', { node: change.node });
+          break;
+      }
     }
   }
+}
+
+/** The epoch ms a Redis stream entry was added (its id is `<ms>-<seq>`). */
+export function streamTime(id: string): number {
+  const ms = Number(id.split('-')[0]);
+  return Number.isFinite(ms) ? ms : Date.now();
 }

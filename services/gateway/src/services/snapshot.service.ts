@@ -40,6 +40,8 @@ export class SnapshotService {
       llama: d.llamaStatuses(),
       config: d.serverConfig(),
       settings: d.settings(),
+      revisions: d.revisions(),
+      nodes: d.nodes(),
       metrics: d.latestMetrics(),
       logs,
       logsTruncated,

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   encodeJobError,
   isJobName,
+  JOB_TIMEOUT_MS,
   JobName,
   JobPayloadSchemas,
   toErrorInfo,
@@ -23,19 +24,36 @@ const UNRECOVERABLE = new Set<string>([
   ErrorCode.PRESET_INVALID,
   ErrorCode.CONFIG_INVALID,
   ErrorCode.ARG_NOT_ALLOWED,
+  // An attempt that ran out of time would only run out of time again.
+  ErrorCode.TIMEOUT,
 ]);
+
+/** Documents applied in revision order. */
+type DocumentKind = 'config' | 'preset';
 
 type Handlers = { [K in JobName]: (payload: JobPayloads[K], job: Job) => Promise<JobResults[K]> };
 
-/** Thin adapter from BullMQ control jobs to the supervisor. */
+/**
+ * Thin adapter from BullMQ control jobs to the supervisor. Every handler is idempotent (loading a
+ * loaded model, starting a running server succeed at once), so a retry or a job run twice after a
+ * lost lock does no harm. Each attempt fails with TIMEOUT after JOB_TIMEOUT_MS. Configuration and
+ * preset jobs are applied one at a time per document and in revision order: one older than the
+ * newest applied is skipped (`superseded`), so two quick edits can never end with the older one.
+ */
 export class ControlHandler {
   private readonly supervisor: LlamaSupervisor;
   private readonly log: Logger;
   private readonly handlers: Handlers;
+  private readonly timeouts: Record<JobName, number>;
+  /** Newest revision applied per document (this process: a new supervisor applies what it gets). */
+  private readonly applied = new Map<DocumentKind, number>();
+  /** Per document: the tail of the chain that serialises its jobs. */
+  private readonly chains = new Map<DocumentKind, Promise<unknown>>();
 
-  constructor(supervisor: LlamaSupervisor, logger: Logger) {
+  constructor(supervisor: LlamaSupervisor, logger: Logger, options: { timeouts?: Partial<Record<JobName, number>> } = {}) {
     this.supervisor = supervisor;
     this.log = logger.child({ module: 'control-handler' });
+    this.timeouts = { ...JOB_TIMEOUT_MS, ...options.timeouts };
     this.handlers = {
       [JobName.modelLoad]: async ({ modelId }, job) => ({
         model: await this.supervisor.loadModel(modelId, (state) => {
@@ -49,11 +67,13 @@ export class ControlHandler {
         await progress(job, { value: 0, stage: 'restarting', message: null });
         return { status: await this.supervisor.restart() };
       },
-      [JobName.configApply]: async ({ config }, job) => {
-        await progress(job, { value: 0, stage: 'restarting', message: 'applying configuration' });
-        return { status: await this.supervisor.applyConfig(config) };
-      },
-      [JobName.presetApply]: async ({ preset }) => ({ path: await this.supervisor.applyPreset(preset) }),
+      [JobName.configApply]: async ({ config, revision }, job) =>
+        this.inOrder('config', revision, async () => {
+          await progress(job, { value: 0, stage: 'restarting', message: 'applying configuration' });
+          return { status: await this.supervisor.applyConfig(config) };
+        }, () => ({ status: this.supervisor.status })),
+      [JobName.presetApply]: async ({ preset, revision }) =>
+        this.inOrder('preset', revision, async () => ({ path: await this.supervisor.applyPreset(preset) }), () => ({ path: '' })),
       [JobName.modelsRescan]: async () => ({ catalogue: await this.supervisor.rescan() }),
     };
   }
@@ -65,7 +85,7 @@ export class ControlHandler {
       if (!isJobName(job.name)) {
         throw new AppError(ErrorCode.VALIDATION_FAILED, `unknown job "${job.name}"`);
       }
-      const result = await this.run(job.name, job);
+      const result = await withTimeout(this.run(job.name, job), this.timeouts[job.name], `${job.name} took longer than ${this.timeouts[job.name] / 1000} s`);
       this.log.info('job done', { job: job.name, id: job.id, ms: Date.now() - started });
       return result;
     } catch (err) {
@@ -87,6 +107,40 @@ export class ControlHandler {
     }
     const handler = this.handlers[name] as (payload: unknown, job: Job) => Promise<JobResults[K]>;
     return handler(parsed.data, job);
+  }
+
+
+  /**
+   * Runs `apply` for `revision` of a document after every earlier job of that document, unless a
+   * newer revision was applied already: then `skipped()` answers, marked superseded.
+   */
+  private inOrder<T extends object>(kind: DocumentKind, revision: number, apply: () => Promise<T>, skipped: () => T): Promise<T & { revision: number; superseded: boolean }> {
+    const run = async (): Promise<T & { revision: number; superseded: boolean }> => {
+      const newest = this.applied.get(kind) ?? -1;
+      if (revision <= newest) {
+        this.log.info('skipping a superseded change', { document: kind, revision, applied: newest });
+        return { ...skipped(), revision, superseded: true };
+      }
+      const result = await apply();
+      this.applied.set(kind, revision);
+      return { ...result, revision, superseded: false };
+    };
+    const next = (this.chains.get(kind) ?? Promise.resolve()).then(run, run);
+    this.chains.set(kind, next.catch(() => undefined));
+    return next;
+  }
+}
+
+/** Rejects with TIMEOUT after `ms` (the work itself is not stopped; its outcome is ignored). */
+async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new AppError(ErrorCode.TIMEOUT, message)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -1,14 +1,25 @@
 import type { Redis } from 'ioredis';
-import { RedisKeys, STREAM_FIELD, STREAM_MAX_LEN, type LogRecord, type ModelState, type StatusEvent } from '@llamaproxy/shared';
+import { RedisKeys, STREAM_FIELD, STREAM_MAX_LEN, type LlamaStatus, type LogRecord, type ModelState, type StatusEvent } from '@llamaproxy/shared';
+
+/** The node's live state, as the supervisor knows it now. */
+export interface NodeState {
+  status: LlamaStatus;
+  models: ModelState[];
+}
 
 /**
  * Reports to the gateway through Redis Streams (read by the gateways' consumer group) and keeps
  * the node's latest snapshot in a hash so a gateway that starts later knows the current truth.
+ * A report can be lost (Redis down: publishing is fire-and-forget for the caller), so the whole
+ * state is published again by `republish`: periodically (the node's heartbeat) and after every
+ * reconnect, with the catalogue and argument catalogue too (Redis may have lost the hash).
  */
 export class EventPublisher {
   private readonly redis: Redis;
   private readonly nodeId: string;
   private readonly models = new Map<string, ModelState>();
+  /** The newest catalogue and argument catalogue events, to publish again after an outage. */
+  private readonly latest = new Map<'catalogue' | 'args', StatusEvent>();
 
   constructor(redis: Redis, nodeId: string) {
     this.redis = redis;
@@ -27,19 +38,39 @@ export class EventPublisher {
         pipeline.hset(snapshotKey, 'models', JSON.stringify([...this.models.values()]));
         break;
       case 'models':
+      case 'state':
         this.models.clear();
         for (const model of event.models) {
           this.models.set(model.id, model);
         }
         pipeline.hset(snapshotKey, 'models', JSON.stringify(event.models));
+        if (event.kind === 'state') {
+          pipeline.hset(snapshotKey, 'llama', JSON.stringify({ kind: 'llama', nodeId: event.nodeId, status: event.status } satisfies StatusEvent));
+        }
         break;
-      case 'llama':
       case 'catalogue':
       case 'args':
+        this.latest.set(event.kind, event);
+        pipeline.hset(snapshotKey, event.kind, payload);
+        break;
+      case 'llama':
         pipeline.hset(snapshotKey, event.kind, payload);
         break;
     }
     await pipeline.exec();
+  }
+
+  /**
+   * Publishes the node's whole state as one `state` event (and, with `full`, the newest catalogue
+   * and argument catalogue first). Rejects when Redis cannot take it; the next call repairs that.
+   */
+  async republish(state: NodeState, full: boolean, now = Date.now()): Promise<void> {
+    if (full) {
+      for (const event of this.latest.values()) {
+        await this.publishStatus(event);
+      }
+    }
+    await this.publishStatus({ kind: 'state', nodeId: this.nodeId, sentAt: now, status: state.status, models: state.models });
   }
 
   async publishLogs(records: LogRecord[]): Promise<void> {

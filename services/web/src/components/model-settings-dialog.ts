@@ -1,10 +1,11 @@
-import type { ModelView } from '@llamaproxy/shared';
+import { isTruthy, type ModelView } from '@llamaproxy/shared';
 import { runJob } from '../core/actions.js';
+import { confirmConflict, sendRevisioned } from '../core/conflict.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, setText } from '../core/dom.js';
 import { editNeeds, needs, readOnlyNote, syncPermissions } from '../core/permissions.js';
-import type { ArgIndex } from '../lib/arg-check.js';
+import { argValueChoices, presetEntryProblem, type ArgIndex } from '../lib/arg-check.js';
 import { PresetValuesEditor } from './preset-values-editor.js';
 import { ProgressBar } from './progress-bar.js';
 
@@ -47,9 +48,10 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
             { class: 'form-grid' },
             field('Context size', h('input', { name: CTX, type: 'number', min: 0, step: 256, value: s[CTX] ?? '', placeholder: 'server default' }), 'Tokens; 0 = the model’s own'),
             field('GPU layers', h('input', { name: GPU_LAYERS, value: s[GPU_LAYERS] ?? '', placeholder: 'server default', list: 'gpu-layer-choices' }), 'A number, auto or all'),
-            h('label', { class: 'check' }, h('input', { name: ON_START, type: 'checkbox', checked: s[ON_START] === 'true' }), ' Load on startup'),
+            h('label', { class: 'check' }, h('input', { name: ON_START, type: 'checkbox', checked: isTruthy(s[ON_START] ?? '') }), ' Load on startup'),
           ),
-          h('datalist', { id: 'gpu-layer-choices' }, h('option', { value: 'auto' }), h('option', { value: 'all' })),
+          // The values llama-server's --help offers for the flag (a number, auto, all), as the validator accepts them.
+          h('datalist', { id: 'gpu-layer-choices' }, ...(argValueChoices(GPU_LAYERS, args).length > 0 ? argValueChoices(GPU_LAYERS, args) : ['auto', 'all']).map((v) => h('option', { value: v }))),
           h('h3', null, 'Other flags'),
           h('div', { class: 'others' }),
         ),
@@ -94,13 +96,18 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
       settings[CTX] = ctx;
       if (!/^\d+$/.test(ctx)) {
         problems.push('Context size must be a whole number');
+      } else {
+        pushProblem(problems, 'Context size', presetEntryProblem(CTX, ctx, this.props.args, false));
       }
     }
     const layers = input(GPU_LAYERS).value.trim();
     if (layers !== '') {
       settings[GPU_LAYERS] = layers;
-      if (!/^(\d+|auto|all)$/.test(layers)) {
+      if (!/^(-?\d+|auto|all)$/.test(layers)) {
         problems.push('GPU layers must be a number, auto or all');
+      } else {
+        // The shared rule from the binary's --help (the same one the raw INI editor and the supervisor apply).
+        pushProblem(problems, 'GPU layers', presetEntryProblem(GPU_LAYERS, layers, this.props.args, false));
       }
     }
     if (input(ON_START).checked) {
@@ -122,7 +129,8 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
     const ok = await runJob(
       ctx,
       `Settings of ${model.id}`,
-      () => ctx.store.request('models:settings:update', { modelId: model.id, settings }),
+      // Under the revision the dialog was opened with: a stale save asks to overwrite or reload.
+      () => sendRevisioned(model.settingsRevision, (revision) => ctx.store.request('models:settings:update', { modelId: model.id, settings, revision }), confirmConflict(`The settings of ${model.id}`), () => (this.el as HTMLDialogElement).close()),
       (job) => this.progress?.update({ value: job.progress?.value ?? null, label: job.progress?.message ?? job.state }),
     );
     if (this.isDestroyed) {
@@ -133,6 +141,12 @@ export class ModelSettingsDialog extends Component<ModelSettingsProps> {
     if (ok) {
       (this.el as HTMLDialogElement).close();
     }
+  }
+}
+
+function pushProblem(problems: string[], label: string, problem: string | null): void {
+  if (problem !== null) {
+    problems.push(`${label}: ${problem}`);
   }
 }
 

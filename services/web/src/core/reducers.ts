@@ -2,7 +2,7 @@
  * Pure functions that turn snapshots and broadcasts into state changes. Each returns only the
  * keys that changed, so the StateManager notifies exactly their subscribers.
  */
-import type { ConnectionIdentity, LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, Snapshot } from '@llamaproxy/shared';
+import type { ConnectionIdentity, DocumentRevisions, LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, NodeView, Snapshot } from '@llamaproxy/shared';
 import type { AnyBroadcast } from './transport.js';
 import type { AppState, JobState } from './state.js';
 import { LIMITS } from './state.js';
@@ -76,6 +76,8 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
     llama: snapshot.llama,
     config: snapshot.config,
     settings: snapshot.settings,
+    revisions: snapshot.revisions,
+    nodes: snapshot.nodes,
     logs,
   };
   if (snapshot.metrics !== null) {
@@ -83,6 +85,16 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
     patch.recentMetrics = appendSample(state.recentMetrics, snapshot.metrics);
   }
   return patch;
+}
+
+/** The revisions with one document's replaced (a broadcast of that document). */
+export function withRevision(revisions: DocumentRevisions | null, document: keyof DocumentRevisions, revision: number): DocumentRevisions {
+  return { ...(revisions ?? { config: 0, preset: 0, settings: 0 }), [document]: revision };
+}
+
+/** The node list with one node's liveness replaced or added, by id. */
+export function upsertNode(nodes: NodeView[], node: NodeView): NodeView[] {
+  return nodes.some((n) => n.nodeId === node.nodeId) ? nodes.map((n) => (n.nodeId === node.nodeId ? node : n)) : [...nodes, node];
 }
 
 /** True when both say the same user with the same role (so views are not told of a change). */
@@ -118,10 +130,12 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { jobs };
     }
     case 'config:updated':
-      return { config: envelope.data.config };
+      return { config: envelope.data.config, revisions: withRevision(state.revisions, 'config', envelope.data.revision) };
     case 'settings:updated':
-      return { settings: envelope.data.settings };
+      return { settings: envelope.data.settings, revisions: withRevision(state.revisions, 'settings', envelope.data.revision) };
     case 'presets:updated':
-      return { preset: { preset: envelope.data.preset, ini: envelope.data.ini } };
+      return { preset: { preset: envelope.data.preset, ini: envelope.data.ini }, revisions: withRevision(state.revisions, 'preset', envelope.data.revision) };
+    case 'nodes:status':
+      return { nodes: upsertNode(state.nodes, envelope.data.node) };
   }
 }

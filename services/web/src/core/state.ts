@@ -2,10 +2,12 @@ import type {
   BroadcastData,
   ConnectionIdentity,
   DashboardSettings,
+  DocumentRevisions,
   LlamaStatus,
   LogEntry,
   MetricsSample,
   ModelView,
+  NodeView,
   PresetDocument,
   ServerConfig,
 } from '@llamaproxy/shared';
@@ -43,6 +45,10 @@ export interface AppState {
   llama: LlamaStatus[];
   config: ServerConfig | null;
   settings: DashboardSettings | null;
+  /** Revisions of the shared documents: an editor sends the one it was filled from. */
+  revisions: DocumentRevisions | null;
+  /** Supervisor nodes and whether they are heard from. */
+  nodes: NodeView[];
   metrics: MetricsSample | null;
   /** The latest samples, oldest first, for the dashboard's small charts. */
   recentMetrics: MetricsSample[];
@@ -69,6 +75,8 @@ export function initialState(): AppState {
     llama: [],
     config: null,
     settings: null,
+    revisions: null,
+    nodes: [],
     metrics: null,
     recentMetrics: [],
     logs: [],

@@ -35,12 +35,15 @@ export class RequestError extends Error {
   readonly code: ErrorCode;
   /** With RATE_LIMITED: when a retry can succeed. */
   readonly retryAfterMs: number | undefined;
+  /** With CONFLICT: the document as stored now (see core/conflict.ts). */
+  readonly current: ErrorInfo['current'];
 
   constructor(info: ErrorInfo) {
     super(info.message);
     this.name = 'RequestError';
     this.code = info.code;
     this.retryAfterMs = info.retryAfterMs;
+    this.current = info.current;
   }
 }
 

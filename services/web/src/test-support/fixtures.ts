@@ -83,6 +83,7 @@ export function model(id: string, patch: Partial<ModelView> = {}): ModelView {
     contextLength: 4096,
     state: { id, status: 'unloaded', progress: null, stage: null, args: [], error: null, updatedAt: 0 },
     settings: {},
+    settingsRevision: 0,
     ...patch,
   };
 }
@@ -109,6 +110,8 @@ export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
     llama: [],
     config: DEFAULT_SERVER_CONFIG,
     settings: DEFAULT_DASHBOARD_SETTINGS,
+    revisions: { config: 0, preset: 0, settings: 0 },
+    nodes: [],
     metrics: null,
     logs: logRange(1, 3),
     logsTruncated: false,

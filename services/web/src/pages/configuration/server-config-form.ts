@@ -1,6 +1,7 @@
 import { ServerConfigSchema, extraArgsPolicyProblems, extraArgsProblems, formatArgPolicyProblem, type ServerConfig } from '@llamaproxy/shared';
 import { ProgressBar } from '../../components/progress-bar.js';
 import { runJob } from '../../core/actions.js';
+import { confirmConflict, sendRevisioned } from '../../core/conflict.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, setText } from '../../core/dom.js';
@@ -33,6 +34,8 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
   private applying = false;
   /** The configuration the form was last filled from; edits are measured against it. */
   private base: ServerConfig | null = null;
+  /** The revision of `base`: what an apply names, so a stale one is refused (CONFLICT). */
+  private baseRevision = 0;
 
   protected override render(): HTMLElement {
     return h(
@@ -119,6 +122,7 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
       return;
     }
     this.base = config;
+    this.baseRevision = this.props.ctx.store.get('revisions')?.config ?? 0;
     for (const f of FIELDS) {
       this.input(f.name).value = String(config[f.name]);
     }
@@ -199,7 +203,11 @@ export class ServerConfigForm extends Component<ServerConfigFormProps> {
     await runJob(
       ctx,
       'Apply configuration',
-      () => ctx.store.request('config:update', { config }),
+      () =>
+        sendRevisioned(this.baseRevision, (revision) => ctx.store.request('config:update', { config, revision }), confirmConflict('The router configuration'), () => {
+          this.applying = false;
+          this.fill(ctx.store.get('config'));
+        }),
       (job) => this.progress?.update({ value: job.progress?.value ?? null, label: job.progress?.message ?? job.progress?.stage ?? job.state }),
     );
     if (this.isDestroyed) {
