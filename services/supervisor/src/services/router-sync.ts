@@ -1,0 +1,107 @@
+import type { Logger } from '@llamaproxy/shared/node';
+import type { LlamaOutput } from './llama-output.js';
+import type { ModelStates } from './model-states.js';
+import type { Clock, RouterApi } from './supervisor-ports.js';
+
+export interface RouterSyncOptions {
+  /** How often `GET /models` is compared with what the events said. */
+  reconcileIntervalMs: number;
+  /** How long to wait before reopening `/models/sse` after it dropped. */
+  reconnectDelayMs?: number;
+}
+
+export interface RouterSyncDeps {
+  models: Pick<ModelStates, 'applyEvent' | 'reconcile'>;
+  output: Pick<LlamaOutput, 'knowModels'>;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * Keeps `ModelStates` true to a running router: follows `/models/sse` (reopening it when it
+ * drops) and reconciles with `GET /models` whenever the stream (re)opens, when the router reloads
+ * its list, and every `reconcileIntervalMs` in case an event was missed.
+ */
+export class RouterSync {
+  private readonly options: Required<RouterSyncOptions>;
+  private readonly deps: RouterSyncDeps;
+  private readonly log: Logger;
+  private client: RouterApi | null = null;
+  private abort: AbortController | null = null;
+  private cancelInterval: (() => void) | null = null;
+
+  constructor(options: RouterSyncOptions, deps: RouterSyncDeps) {
+    this.options = { ...options, reconnectDelayMs: options.reconnectDelayMs ?? 500 };
+    this.deps = deps;
+    this.log = deps.logger.child({ module: 'router-sync' });
+  }
+
+  /** Whether a router is being followed (llama-server is running). */
+  get following(): boolean {
+    return this.client !== null;
+  }
+
+  /** Starts following `client`'s router; resolves after the first reconcile. */
+  async follow(client: RouterApi): Promise<void> {
+    this.detach();
+    this.client = client;
+    const abort = new AbortController();
+    this.abort = abort;
+    void this.streamUntil(client, abort.signal);
+    this.cancelInterval = this.deps.clock.every(this.options.reconcileIntervalMs, () => void this.reconcile());
+    await this.reconcile();
+  }
+
+  /** Stops following (the process is stopping or gone): closes the stream, stops the timer. */
+  detach(): void {
+    this.client = null;
+    this.abort?.abort();
+    this.abort = null;
+    this.cancelInterval?.();
+    this.cancelInterval = null;
+  }
+
+  /** Makes the router reread its models directory and preset, then reconciles; a no-op when not following. */
+  async reload(): Promise<void> {
+    await this.reconcile(true);
+  }
+
+  /** `GET /models` into `ModelStates`; failures are logged, the next reconcile corrects them. */
+  async reconcile(reload = false): Promise<void> {
+    const client = this.client;
+    if (client === null) {
+      return;
+    }
+    try {
+      const models = await client.listModels(reload);
+      this.deps.models.reconcile(models);
+      this.deps.output.knowModels('router', models.map((m) => m.id));
+    } catch (err) {
+      this.log.debug('reconcile failed', { error: (err as Error).message });
+    }
+  }
+
+  private async streamUntil(client: RouterApi, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await client.streamEvents(
+          signal,
+          (event) => {
+            this.deps.models.applyEvent(event);
+            if (event.event === 'models_reload') {
+              void this.reconcile();
+            }
+          },
+          () => void this.reconcile(),
+        );
+      } catch (err) {
+        if (!signal.aborted) {
+          this.log.debug('models/sse disconnected', { error: (err as Error).message });
+        }
+      }
+      if (!signal.aborted) {
+        await this.deps.clock.sleep(this.options.reconnectDelayMs);
+      }
+    }
+  }
+}
