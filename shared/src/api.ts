@@ -25,11 +25,11 @@ const RequestBase = z.object({ requestId: z.string().min(1).max(128).optional() 
 const WithModel = RequestBase.extend({ modelId: ModelIdSchema });
 const UserIdSchema = z.string().min(1).max(64);
 /**
- * The revision the caller edited (see RevisionSchema): a stale one is refused with CONFLICT.
- * Optional only where a web caller cannot send it yet (an import from file, the theme toggle);
- * without it the update overwrites whatever is stored.
+ * The revision the caller edited (see RevisionSchema): a stale one is refused with CONFLICT, which
+ * carries the current document. Required on every update of a revisioned document, so no caller
+ * overwrites a change it never saw; to overwrite on purpose, send again under `current.revision`.
  */
-const BaseRevision = RevisionSchema.optional();
+const BaseRevision = RevisionSchema;
 
 /**
  * Every request event: the role it needs, whether it changes state (audited, and never sent by a

@@ -478,7 +478,11 @@ async function main(): Promise<number> {
       name: 'a setting saved before the gateway restarts',
       fn: async () => {
         const api = client ?? (await connect());
-        const saved = await api.request('settings:update', { settings: { theme: 'dark' } });
+        const current = await api.request('settings:get', {});
+        if (!current.success) {
+          throw new Error(`settings:get failed: ${JSON.stringify(current)}`);
+        }
+        const saved = await api.request('settings:update', { settings: { theme: 'dark' }, revision: current.data.revision });
         if (!saved.success || saved.data.settings.theme !== 'dark') {
           throw new Error(`settings:update failed: ${JSON.stringify(saved)}`);
         }

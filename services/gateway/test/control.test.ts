@@ -103,7 +103,8 @@ describe('gateway with a real supervisor', () => {
   });
 
   it('rejects a preset with a key llama-server does not have, before anything is queued', async () => {
-    const response = await client.request('presets:update', { ini: 'version = 1\n[*]\nno-such-flag = 1\n' });
+    const { revision } = expectOk(await client.request('presets:get', {}));
+    const response = await client.request('presets:update', { ini: 'version = 1\n[*]\nno-such-flag = 1\n', revision });
     expect(response).toMatchObject({ success: false, error: { code: 'PRESET_INVALID', message: expect.stringContaining('no-such-flag') } });
     // The editor can ask first.
     const bad = await client.request('presets:validate', { ini: 'version = 1\n[*]\nno-such-flag = 1\nctx-size = big\n' });
@@ -202,7 +203,8 @@ describe('gateway with a real supervisor', () => {
   });
 
   it('refuses an unknown extra argument with INVALID_ARGUMENT and keeps the configuration', async () => {
-    const response = await client.request('config:update', { config: { extraArgs: ['--definitely-not-a-flag'] } });
+    const { revision } = expectOk(await client.request('config:get', {}));
+    const response = await client.request('config:update', { config: { extraArgs: ['--definitely-not-a-flag'] }, revision });
     expect(response).toMatchObject({ success: false, error: { code: 'INVALID_ARGUMENT' } });
     const config = await client.request('config:get', {});
     expect(expectOk(config).config.extraArgs).toEqual([]);

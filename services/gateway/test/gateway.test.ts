@@ -106,7 +106,7 @@ describe('gateway', () => {
     const before = await client.request('settings:get', {});
     const bad = await client.request('models:load', { modelId: 42 as unknown as string, requestId: 'bad-1' });
     expect(bad).toMatchObject({ success: false, requestId: 'bad-1', error: { code: 'VALIDATION_FAILED' } });
-    const badSettings = await client.request('settings:update', { settings: { metricsIntervalMs: 5 } });
+    const badSettings = await client.request('settings:update', { settings: { metricsIntervalMs: 5 }, revision: expectOk(before).revision });
     expect(badSettings).toMatchObject({ success: false, error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('metricsIntervalMs') } });
     const after = await client.request('settings:get', {});
     expect(expectOk(after)).toEqual(expectOk(before));
@@ -216,7 +216,8 @@ describe('gateway', () => {
   it('persists settings, broadcasts the change, and keeps everything across a gateway restart', async () => {
     const a = await connect();
     const b = await connect();
-    const updated = await a.request('settings:update', { settings: { theme: 'dark', metricsIntervalMs: 5000 } });
+    const { revision } = expectOk(await a.request('settings:get', {}));
+    const updated = await a.request('settings:update', { settings: { theme: 'dark', metricsIntervalMs: 5000 }, revision });
     expect(updated).toMatchObject({ success: true, data: { settings: { theme: 'dark', metricsIntervalMs: 5000 } } });
     await b.waitForBroadcast('settings:updated', (e) => e.data.settings.theme === 'dark');
     // Kept in Redis too, for services (the metrics collector) that start after the change.

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import type { Role } from '@llamaproxy/shared';
+import { DEFAULT_DASHBOARD_SETTINGS, type Role } from '@llamaproxy/shared';
 import { describe, expect, it, vi } from 'vitest';
 import { modelCommands, navigationCommands, serverCommands, toggleThemeCommand } from './app-commands.js';
 import { CommandRegistry } from './core/commands.js';
@@ -53,7 +53,23 @@ describe('app commands', () => {
     toggleThemeCommand(viewer.ctx, 'dark');
     expect(viewer.transport.sent).toEqual([]);
     const admin = context('admin');
+    admin.ctx.store.set('revisions', { config: 0, preset: 0, settings: 4 });
     toggleThemeCommand(admin.ctx, 'dark');
-    expect(admin.transport.sent).toEqual([{ event: 'settings:update', payload: { settings: { theme: 'dark' } } }]);
+    expect(admin.transport.sent).toEqual([{ event: 'settings:update', payload: { settings: { theme: 'dark' }, revision: 4 } }]);
+  });
+
+  it('sends the toggled theme again under the current revision when the settings changed meanwhile', async () => {
+    const { ctx, transport } = context('admin');
+    const error = vi.fn();
+    ctx.toasts.error = error;
+    ctx.store.set('revisions', { config: 0, preset: 0, settings: 4 });
+    toggleThemeCommand(ctx, 'light');
+    transport.fail('settings:update', { code: 'CONFLICT', message: 'changed meanwhile', current: { document: 'settings', revision: 6, value: {} } });
+    await vi.waitFor(() => expect(transport.sent).toHaveLength(2));
+    expect(transport.sent[1]).toEqual({ event: 'settings:update', payload: { settings: { theme: 'light' }, revision: 6 } });
+    transport.answer('settings:update', { settings: { ...DEFAULT_DASHBOARD_SETTINGS, theme: 'light' }, revision: 7 });
+    await vi.waitFor(() => expect(transport.pendingEvents()).toEqual([]));
+    await Promise.resolve();
+    expect(error).not.toHaveBeenCalled();
   });
 });

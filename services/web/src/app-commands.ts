@@ -4,6 +4,7 @@
  */
 import type { Command } from './core/commands.js';
 import { attempt, runJob } from './core/actions.js';
+import { sendRevisioned } from './core/conflict.js';
 import type { AppContext } from './core/context.js';
 import { can } from './core/permissions.js';
 import type { AppRoute } from './routes.js';
@@ -66,9 +67,17 @@ export function modelCommands(ctx: AppContext): () => Command[] {
   };
 }
 
-/** Saves the theme chosen with the toggle, for roles that may change the shared settings. */
+/**
+ * Saves the theme chosen with the toggle, for roles that may change the shared settings, under the
+ * settings revision the app holds. The change is one key merged into the stored settings, so when
+ * someone else changed them first (CONFLICT) it is sent again under the current revision without
+ * asking: it overwrites their theme only, which is what the click meant.
+ */
 export function toggleThemeCommand(ctx: AppContext, next: 'light' | 'dark'): void {
   if (can(ctx.store.get('identity'), 'settings:update')) {
-    void attempt(ctx, 'Saving the theme', () => ctx.store.request('settings:update', { settings: { theme: next } }));
+    const revision = ctx.store.get('revisions')?.settings ?? 0;
+    void attempt(ctx, 'Saving the theme', () =>
+      sendRevisioned(revision, (r) => ctx.store.request('settings:update', { settings: { theme: next }, revision: r }), () => 'overwrite', () => undefined),
+    );
   }
 }

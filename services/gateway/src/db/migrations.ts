@@ -176,4 +176,20 @@ export const MIGRATIONS: readonly string[] = [
     online INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
+  /* 5: catalogue fields the supervisor reports since the router-faithful scan */ `
+  -- The drafter beside a model (relative path) and a split set's shards as JSON
+  -- {"count": n, "present": [1, 2, ...]}; NULL for none and for rows written before.
+  ALTER TABLE models ADD COLUMN draft TEXT;
+  ALTER TABLE models ADD COLUMN split TEXT;
+
+  -- One row per node whose catalogue arrived: its directory entries neither the supervisor nor the
+  -- router can read (a dangling link), as JSON [{"path", "reason"}]. A node without a row has not
+  -- reported a catalogue yet, so no preset entry is judged against one.
+  CREATE TABLE catalogues (
+    node_id TEXT PRIMARY KEY,
+    models_dir TEXT NOT NULL,
+    scanned_at INTEGER NOT NULL,
+    skipped TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

@@ -1,4 +1,4 @@
-import { formatArgPolicyProblem, parsePresetIni, presetPolicyProblems, presetProblems, serializePresetIni } from '@llamaproxy/shared';
+import { formatArgPolicyProblem, parsePresetIni, presetPolicyProblems, serializePresetIni } from '@llamaproxy/shared';
 import type { DashboardState } from '../services/dashboard-state.js';
 import { reportedProblems, type PresetChanges } from '../services/preset-changes.js';
 import type { DomainHandlers } from './request-context.js';
@@ -22,7 +22,9 @@ export function createPresetHandlers(deps: { dashboard: DashboardState; presets:
       if (!parsed.ok) {
         return { valid: false, problems: reportedProblems(parsed.problems, more) };
       }
-      const problems = [...presetPolicyProblems(parsed.preset, presets.policy()).map(formatArgPolicyProblem), ...presetProblems(parsed.preset, presets.args())];
+      // What `presets:update` would refuse: the flag policy, then every other problem (unknown keys,
+      // bad values, custom entries with no model source).
+      const problems = [...presetPolicyProblems(parsed.preset, presets.policy()).map(formatArgPolicyProblem), ...presets.problems(parsed.preset)];
       return { valid: problems.length === 0, problems: reportedProblems(problems.map((message) => ({ line: 0, message })), more) };
     },
   };

@@ -1,4 +1,4 @@
-import { ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelState } from '@llamaproxy/shared';
+import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelState } from '@llamaproxy/shared';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 
@@ -18,7 +18,18 @@ interface ModelRow {
   quantization: string | null;
   parameter_count: number | null;
   context_length: number | null;
+  /** Migration 5; NULL in rows written before it. */
+  draft: string | null;
+  /** JSON of CatalogueEntry['split'] (migration 5); NULL for one file. */
+  split: string | null;
   state: string;
+}
+
+interface CatalogueRow {
+  node_id: string;
+  models_dir: string;
+  scanned_at: number;
+  skipped: string;
 }
 
 export interface StoredModel extends CatalogueEntry {
@@ -27,6 +38,32 @@ export interface StoredModel extends CatalogueEntry {
 }
 
 const LayoutSchema = z.enum(['single', 'multimodal', 'multi-shard']);
+const SplitSchema = CatalogueEntrySchema.shape.split.unwrap();
+const SkippedSchema = CatalogueSchema.shape.skipped.unwrap();
+
+/** A directory entry the catalogue skipped (a dangling link), with why. */
+export type SkippedEntry = z.infer<typeof SkippedSchema>[number];
+
+/** What a node's last catalogue said beyond its entries. */
+export interface CatalogueInfo {
+  nodeId: string;
+  modelsDir: string;
+  scannedAt: number;
+  skipped: SkippedEntry[];
+}
+
+/** Parses a JSON column with `schema`; `fallback` when it is unreadable (a row written by hand, a bug). */
+function parseColumn<T>(text: string | null, schema: z.ZodType<T>, fallback: T): T {
+  if (text === null) {
+    return fallback;
+  }
+  try {
+    const parsed = schema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : fallback;
+  } catch {
+    return fallback;
+  }
+}
 
 function unloaded(id: string): ModelState {
   return { id, status: 'unloaded', progress: null, stage: null, args: [], error: null, updatedAt: Date.now() };
@@ -63,20 +100,24 @@ export class ModelRepository {
   syncCatalogue(catalogue: Catalogue): void {
     const upsert = this.db.prepare(`
       INSERT INTO models (node_id, id, path, layout, files, mmproj, size_bytes, modified_at, valid, invalid_reason,
-                          architecture, name, quantization, parameter_count, context_length, state, updated_at)
+                          architecture, name, quantization, parameter_count, context_length, draft, split, state, updated_at)
       VALUES (@node_id, @id, @path, @layout, @files, @mmproj, @size_bytes, @modified_at, @valid, @invalid_reason,
-              @architecture, @name, @quantization, @parameter_count, @context_length, @state, @updated_at)
+              @architecture, @name, @quantization, @parameter_count, @context_length, @draft, @split, @state, @updated_at)
       ON CONFLICT (node_id, id) DO UPDATE SET
         path = excluded.path, layout = excluded.layout, files = excluded.files, mmproj = excluded.mmproj,
         size_bytes = excluded.size_bytes, modified_at = excluded.modified_at, valid = excluded.valid,
         invalid_reason = excluded.invalid_reason, architecture = excluded.architecture, name = excluded.name,
         quantization = excluded.quantization, parameter_count = excluded.parameter_count,
-        context_length = excluded.context_length, updated_at = excluded.updated_at`);
+        context_length = excluded.context_length, draft = excluded.draft, split = excluded.split,
+        updated_at = excluded.updated_at`);
+    const saveInfo = this.db.prepare(`
+      INSERT INTO catalogues (node_id, models_dir, scanned_at, skipped) VALUES (@node_id, @models_dir, @scanned_at, @skipped)
+      ON CONFLICT (node_id) DO UPDATE SET models_dir = excluded.models_dir, scanned_at = excluded.scanned_at, skipped = excluded.skipped`);
     const remove = this.db.prepare('DELETE FROM models WHERE node_id = ? AND id = ?');
     const detach = this.db.prepare(
       `UPDATE models SET path = '', layout = 'single', files = '[]', mmproj = NULL, size_bytes = 0, modified_at = 0, valid = 1,
          invalid_reason = NULL, architecture = NULL, name = NULL, quantization = NULL, parameter_count = NULL,
-         context_length = NULL, updated_at = ? WHERE node_id = ? AND id = ?`,
+         context_length = NULL, draft = NULL, split = NULL, updated_at = ? WHERE node_id = ? AND id = ?`,
     );
     const reported = this.reported.get(catalogue.nodeId);
     this.db.transaction(() => {
@@ -101,6 +142,8 @@ export class ModelRepository {
           quantization: e.quantization,
           parameter_count: e.parameterCount,
           context_length: e.contextLength,
+          draft: e.draft ?? null,
+          split: e.split === undefined ? null : JSON.stringify(e.split),
           state: JSON.stringify(unloaded(e.id)),
           updated_at: Date.now(),
         });
@@ -113,7 +156,31 @@ export class ModelRepository {
           remove.run(catalogue.nodeId, gone);
         }
       }
+      saveInfo.run({ node_id: catalogue.nodeId, models_dir: catalogue.modelsDir, scanned_at: catalogue.scannedAt, skipped: JSON.stringify(catalogue.skipped ?? []) });
     })();
+  }
+
+  /** What the node's last catalogue said beyond its entries; null before its first catalogue. */
+  catalogueInfo(nodeId: string): CatalogueInfo | null {
+    const row = this.db.prepare('SELECT * FROM catalogues WHERE node_id = ?').get(nodeId) as CatalogueRow | undefined;
+    return row === undefined ? null : this.toInfo(row);
+  }
+
+  /** Every node's catalogue information, by node id. */
+  catalogueInfos(): CatalogueInfo[] {
+    return (this.db.prepare('SELECT * FROM catalogues ORDER BY node_id').all() as CatalogueRow[]).map((r) => this.toInfo(r));
+  }
+
+  /**
+   * Ids of the models in the node's models directory (its catalogue; not the rows only the router
+   * reports, such as custom preset entries); null before the node reported a catalogue.
+   */
+  catalogueIds(nodeId: string): Set<string> | null {
+    if (this.catalogueInfo(nodeId) === null) {
+      return null;
+    }
+    const rows = this.db.prepare("SELECT id FROM models WHERE node_id = ? AND path != ''").all(nodeId) as { id: string }[];
+    return new Set(rows.map((r) => r.id));
   }
 
   /**
@@ -167,6 +234,7 @@ export class ModelRepository {
 
   private toModel(r: ModelRow): StoredModel {
     const state = ModelStateSchema.safeParse(JSON.parse(r.state));
+    const split = parseColumn(r.split, SplitSchema.nullable(), null);
     return {
       nodeId: r.node_id,
       id: r.id,
@@ -183,7 +251,13 @@ export class ModelRepository {
       quantization: r.quantization,
       parameterCount: r.parameter_count,
       contextLength: r.context_length,
+      draft: r.draft,
+      ...(split === null ? {} : { split }),
       state: state.success ? state.data : unloaded(r.id),
     };
+  }
+
+  private toInfo(r: CatalogueRow): CatalogueInfo {
+    return { nodeId: r.node_id, modelsDir: r.models_dir, scannedAt: r.scanned_at, skipped: parseColumn(r.skipped, SkippedSchema, []) };
   }
 }

@@ -8,6 +8,7 @@ import {
   parsePresetIni,
   presetPolicyProblems,
   presetProblems,
+  presetSourceProblems,
   type ArgPolicyContext,
   serializePresetIni,
   type JobRef,
@@ -68,9 +69,9 @@ export class PresetChanges {
   /**
    * Replaces the whole preset. `expected`: the preset revision the caller edited (CONFLICT when
    * stale). ARG_NOT_ALLOWED when the flag policy refuses a key (any section, per-model settings
-   * included), PRESET_INVALID with every other problem; nothing is stored then.
+   * included), PRESET_INVALID with every other problem (`problems`); nothing is stored then.
    */
-  async replace(expected: number | undefined, preset: PresetDocument, what: string): Promise<{ preset: Revisioned<PresetDocument>; job: JobRef }> {
+  async replace(expected: number, preset: PresetDocument, what: string): Promise<{ preset: Revisioned<PresetDocument>; job: JobRef }> {
     const change = this.deps.dashboard.changePreset(expected, () => {
       this.check(preset);
       return preset;
@@ -87,13 +88,24 @@ export class PresetChanges {
     return { settingsRevision: change.settingsRevision, job: await this.queue(change, `settings of ${modelId} changed`) };
   }
 
+  /**
+   * What is wrong with a preset for this node, beyond what the flag policy refuses: unknown keys,
+   * bad values, and custom entries with no model source (neither a model of the node's catalogue
+   * nor a `model`/`hf-repo`/... key; the router would list them but never load them). The same
+   * rule the supervisor applies before it writes the file, so a change is refused here, at once.
+   */
+  problems(preset: PresetDocument): string[] {
+    const args = this.args();
+    return [...presetProblems(preset, args), ...presetSourceProblems(preset, this.deps.dashboard.catalogueIds(this.deps.jobs.nodeId), args)];
+  }
+
   /** Throws ARG_NOT_ALLOWED or PRESET_INVALID. */
   private check(preset: PresetDocument): void {
     const refused = argPolicyError(presetPolicyProblems(preset, this.policy()));
     if (refused !== null) {
       throw refused;
     }
-    const problems = presetProblems(preset, this.args());
+    const problems = this.problems(preset);
     if (problems.length > 0) {
       throw new AppError(ErrorCode.PRESET_INVALID, reportedProblems(problems, (n) => `and ${n} more problems`).join('; '));
     }

@@ -1,8 +1,9 @@
-import type { ConnectionIdentity, RequestEvent } from '@llamaproxy/shared';
+import type { ConnectionIdentity, NodeView, RequestEvent } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import { h, setText } from '../core/dom.js';
 import { needs, syncPermissions } from '../core/permissions.js';
 import type { StateManager } from '../core/state-manager.js';
+import { offlineBanner } from '../lib/node-status.js';
 import { ConnectionIndicator } from './connection-indicator.js';
 import { UserMenu } from './user-menu.js';
 
@@ -26,7 +27,8 @@ export interface AppShellProps {
 }
 
 /**
- * Header (with the user's menu), a warning banner when sign-in is off, side navigation (a drawer
+ * Header (with the user's menu), warning banners (sign-in is off; a supervisor node is offline,
+ * so what is shown of it is stale), side navigation (a drawer
  * on phones; links to pages the role cannot use are hidden) and the outlet where pages mount.
  */
 export class AppShell extends Component<AppShellProps> {
@@ -62,10 +64,15 @@ export class AppShell extends Component<AppShellProps> {
         h('button', { class: 'icon-button', 'data-action': 'theme', 'aria-label': 'Toggle dark mode' }, '◐'),
       ),
       h(
-        'p',
-        { class: 'auth-banner', role: 'note', hidden: true },
-        h('strong', null, 'Sign-in is off'),
-        ' (AUTH_MODE=none): anyone who can reach this page is an admin.',
+        'div',
+        { class: 'banners' },
+        h(
+          'p',
+          { class: 'auth-banner', role: 'note', hidden: true },
+          h('strong', null, 'Sign-in is off'),
+          ' (AUTH_MODE=none): anyone who can reach this page is an admin.',
+        ),
+        h('p', { class: 'node-banner', role: 'status', hidden: true }),
       ),
       h('nav', { id: 'nav', class: 'sidebar', 'aria-label': 'Main' }, h('ul', null, links)),
       h('div', { class: 'scrim', 'data-action': 'close-menu', hidden: true }),
@@ -79,6 +86,16 @@ export class AppShell extends Component<AppShellProps> {
 
   protected override onMount(): void {
     this.own(this.props.store.subscribe('identity', (identity) => this.showIdentity(identity), true));
+    this.own(this.props.store.subscribe('nodes', (nodes) => this.showNodes(nodes), true));
+    // "… (5m 12s ago)" moves on while a node stays offline.
+    this.every(1000, () => this.showNodes(this.props.store.get('nodes')));
+  }
+
+  private showNodes(nodes: readonly NodeView[]): void {
+    const banner = this.el.querySelector('.node-banner') as HTMLElement;
+    const text = offlineBanner(nodes, Date.now());
+    banner.hidden = text === null;
+    setText(banner, text ?? '');
   }
 
   private showIdentity(identity: ConnectionIdentity | null): void {

@@ -1,16 +1,19 @@
-import type { LlamaStatus } from '@llamaproxy/shared';
+import type { LlamaStatus, NodeView } from '@llamaproxy/shared';
 import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, replaceChildren, setText } from '../core/dom.js';
 import { needs, syncPermissions } from '../core/permissions.js';
 import { formatDateTime, formatDuration } from '../lib/format.js';
+import { offlineSince } from '../lib/node-status.js';
 import { ProgressBar } from './progress-bar.js';
 import { setBadge } from './status-badge.js';
 
 export interface LlamaCardProps {
   ctx: AppContext;
   status: LlamaStatus;
+  /** Whether its supervisor is heard from; null while the gateway has not listed the node. */
+  node: NodeView | null;
 }
 
 type Action = 'start' | 'stop' | 'restart';
@@ -21,7 +24,10 @@ const ALLOWED: Record<Action, readonly LlamaStatus['state'][]> = {
   restart: ['running', 'crashed', 'failed'],
 };
 
-/** One supervisor's llama-server: state, uptime, last exit, and start/stop/restart for roles that may. */
+/**
+ * One supervisor's llama-server: state, uptime, last exit, and start/stop/restart for roles that
+ * may. While its supervisor is offline the card says since when: what it shows is the last report.
+ */
 export class LlamaCard extends Component<LlamaCardProps> {
   private progress: ProgressBar | null = null;
   private busy = false;
@@ -31,7 +37,13 @@ export class LlamaCard extends Component<LlamaCardProps> {
     return h(
       'article',
       { class: 'card llama-card' },
-      h('header', { class: 'card-header' }, h('h2', null, 'llama-server ', h('span', { class: 'muted node' })), h('span', { class: 'badge state' })),
+      h(
+        'header',
+        { class: 'card-header' },
+        h('h2', null, 'llama-server ', h('span', { class: 'muted node' })),
+        h('span', null, h('span', { class: 'badge offline', 'data-tone': 'bad', hidden: true }, 'offline'), ' ', h('span', { class: 'badge state' })),
+      ),
+      h('p', { class: 'node-offline problem', role: 'status', hidden: true }),
       h(
         'dl',
         { class: 'facts' },
@@ -59,7 +71,10 @@ export class LlamaCard extends Component<LlamaCardProps> {
   }
 
   protected override onMount(): void {
-    this.every(1000, () => this.showUptime());
+    this.every(1000, () => {
+      this.showUptime();
+      this.showNode();
+    });
   }
 
   protected override patch(): void {
@@ -70,6 +85,7 @@ export class LlamaCard extends Component<LlamaCardProps> {
     setText(this.el.querySelector('.pid') as HTMLElement, s.pid === null ? '—' : String(s.pid));
     setText(this.el.querySelector('.url') as HTMLElement, s.url ?? '—');
     this.showUptime();
+    this.showNode();
     this.showExit(s);
     for (const action of Object.keys(ALLOWED) as Action[]) {
       const button = this.el.querySelector(`[data-action="${action}"]`) as HTMLButtonElement;
@@ -86,6 +102,16 @@ export class LlamaCard extends Component<LlamaCardProps> {
       text = `restarting in ${formatDuration(Math.max(0, (s.nextRestartAt - Date.now()) / 1000))}`;
     }
     setText(this.el.querySelector('.uptime') as HTMLElement, text);
+  }
+
+  /** The offline badge and "offline since …", from the node's last-heard time. */
+  private showNode(): void {
+    const text = this.props.node === null ? null : offlineSince(this.props.node, Date.now());
+    const line = this.el.querySelector('.node-offline') as HTMLElement;
+    (this.el.querySelector('.offline') as HTMLElement).hidden = text === null;
+    line.hidden = text === null;
+    setText(line, text === null ? '' : `Supervisor ${text}; the state shown is its last report.`);
+    this.el.classList.toggle('stale', text !== null);
   }
 
   private showExit(s: LlamaStatus): void {

@@ -2,6 +2,7 @@ import type { ModelView } from '@llamaproxy/shared';
 import { Component } from '../core/component.js';
 import { h, replaceChildren, setText } from '../core/dom.js';
 import { formatBytes, formatCount, formatInt, type MemoryUnits } from '../lib/format.js';
+import { modelFacts } from '../lib/model-facts.js';
 import { ProgressBar } from './progress-bar.js';
 import { setBadge } from './status-badge.js';
 
@@ -26,7 +27,7 @@ export class ModelRow extends Component<ModelRowProps> {
     const row = h(
       'tr',
       { 'data-id': this.props.model.id },
-      h('td', { class: 'model-name' }, h('div', { class: 'id' }), h('div', { class: 'sub muted' })),
+      h('td', { class: 'model-name' }, h('div', { class: 'id' }), h('div', { class: 'sub muted' }), h('div', { class: 'companions muted' })),
       h('td', { class: 'num size' }),
       h('td', { class: 'arch hide-narrow' }),
       h('td', { class: 'quant' }),
@@ -50,6 +51,10 @@ export class ModelRow extends Component<ModelRowProps> {
     const q = (s: string): HTMLElement => this.el.querySelector(s) as HTMLElement;
     setText(q('.id'), m.id);
     setText(q('.sub'), [m.name !== m.id ? m.name : null, m.layout !== 'single' ? m.layout : null, m.path].filter(Boolean).join(' · '));
+    // Split set, projector and drafter: what the router loads with it.
+    const facts = modelFacts(m);
+    q('.companions').hidden = facts.length === 0;
+    setText(q('.companions'), facts.join(' · '));
     setText(q('.size'), formatBytes(m.sizeBytes, units));
     setText(q('.arch'), m.architecture ?? '—');
     setText(q('.quant'), m.quantization ?? '—');
@@ -89,6 +94,9 @@ export class ModelRow extends Component<ModelRowProps> {
           e.logTail.length > 0 ? h('pre', { class: 'log-tail' }, e.logTail.join('\n')) : null,
         ),
       );
+    } else if (m.state.note !== null && m.state.note !== undefined) {
+      // Not an error of this run (e.g. an exit code from before llama-server last started).
+      replaceChildren(box, h('span', { class: 'muted note' }, m.state.note));
     } else {
       box.replaceChildren();
     }

@@ -1,12 +1,18 @@
-import { ErrorCode, type ConflictCurrent } from '@llamaproxy/shared';
+import type { ConflictCurrent, ErrorCode } from '@llamaproxy/shared';
 import { RequestError } from './transport.js';
+
+/**
+ * The shared `ErrorCode.CONFLICT`, as a typed literal: this module is reachable from the eager
+ * bundle (the theme toggle), which may import only types from `@llamaproxy/shared`.
+ */
+const CONFLICT = 'CONFLICT' satisfies ErrorCode;
 
 /** What the user chose when their edit met a newer revision. */
 export type ConflictChoice = 'overwrite' | 'reload';
 
 /** The stored document a CONFLICT answer carried; null for any other error. */
 export function conflictOf(error: unknown): ConflictCurrent | null {
-  return error instanceof RequestError && error.code === ErrorCode.CONFLICT ? (error.current ?? null) : null;
+  return error instanceof RequestError && error.code === CONFLICT ? (error.current ?? null) : null;
 }
 
 /**
@@ -32,7 +38,7 @@ export async function sendRevisioned<T>(
       return send(current.revision);
     }
     onReload(current);
-    throw new RequestError({ code: ErrorCode.CONFLICT, message: 'someone else changed it first; their version is shown now', current });
+    throw new RequestError({ code: CONFLICT, message: 'someone else changed it first; their version is shown now', current });
   }
 }
 

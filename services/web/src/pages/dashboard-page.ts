@@ -10,6 +10,7 @@ import { KeyedList } from '../core/keyed-list.js';
 import { formatBytes, formatPct, formatRate, formatTemp } from '../lib/format.js';
 import { DashboardSeries, combineSeries, mean, sum, type TimePoint } from '../lib/metric-series.js';
 import { genTokensPerSec, gpuPct, memoryPct, promptTokensPerSec } from '../lib/metric-values.js';
+import { nodeOf } from '../lib/node-status.js';
 import { collectAlerts } from './dashboard-alerts.js';
 
 const SPARK_POINTS = 60;
@@ -70,6 +71,7 @@ export class DashboardPage extends Component<AppContext> {
   protected override onMount(): void {
     const { store } = this.props;
     this.own(store.subscribe('llama', () => this.showNodes(), true));
+    this.own(store.subscribe('nodes', () => this.showNodes()));
     // The cards hide the controls the role cannot use.
     this.own(store.subscribe('identity', () => this.showNodes()));
     this.own(store.subscribe('recentMetrics', () => this.showStats(), true));
@@ -85,7 +87,8 @@ export class DashboardPage extends Component<AppContext> {
   }
 
   private showNodes(): void {
-    const list = this.props.store.get('llama').map((status) => ({ ctx: this.props, status }));
+    const nodes = this.props.store.get('nodes');
+    const list = this.props.store.get('llama').map((status) => ({ ctx: this.props, status, node: nodeOf(nodes, status.nodeId) }));
     this.nodes.reconcile(list);
     (this.el.querySelector('.nodes-empty') as HTMLElement).hidden = list.length > 0;
   }

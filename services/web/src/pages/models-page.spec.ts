@@ -37,4 +37,20 @@ describe(ModelsPage.name, () => {
     expect(visible('[data-action="toggle"]')).toBe(1);
     expect(visible('[data-action="rescan"]')).toBe(1);
   });
+
+  it('shows the split set, the projector and drafter beside a model, and why it cannot load', () => {
+    const { ctx } = pageContext(identity('viewer'));
+    ctx.store.set('models', [
+      model('big', { layout: 'multi-shard', split: { count: 3, present: [1, 2] }, valid: false, invalidReason: 'shard 3 of 3 missing' }),
+      model('vision', { layout: 'multimodal', mmproj: 'vision/mmproj.gguf', draft: 'vision/mtp-vision.gguf' }),
+      model('plain'),
+    ]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    const cell = (id: string, selector: string) => sut?.el.querySelector<HTMLElement>(`tr[data-id="${id}"] ${selector}`);
+    expect(cell('big', '.companions')?.textContent).toBe('2 of 3 shards');
+    expect(cell('big', '.reason')?.textContent).toBe('shard 3 of 3 missing');
+    expect(cell('vision', '.companions')?.textContent).toBe('projector vision/mmproj.gguf · drafter vision/mtp-vision.gguf');
+    expect(cell('vision', '.companions')?.hidden).toBe(false);
+    expect(cell('plain', '.companions')?.hidden).toBe(true);
+  });
 });

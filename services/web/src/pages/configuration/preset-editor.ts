@@ -1,10 +1,12 @@
 import { PresetDocumentSchema, parsePresetIni, serializePresetIni, type IniProblem, type PresetDocument } from '@llamaproxy/shared';
 import { ProgressBar } from '../../components/progress-bar.js';
 import { attempt, runJob } from '../../core/actions.js';
+import { confirmConflict, sendRevisioned } from '../../core/conflict.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, replaceChildren, setText, valueOf } from '../../core/dom.js';
 import { editNeeds, needs, readOnlyNote, watchPermissions } from '../../core/permissions.js';
+import { withRevision } from '../../core/reducers.js';
 import { presetDocumentProblems, type ArgIndex } from '../../lib/arg-check.js';
 import { PresetSectionCard } from './preset-section-card.js';
 
@@ -26,6 +28,8 @@ export class PresetEditor extends Component<PresetEditorProps> {
   private cards: PresetSectionCard[] = [];
   private dirty = false;
   private progress: ProgressBar | null = null;
+  /** The preset revision `doc` was taken at: what a save names, so a stale one is refused (CONFLICT). */
+  private baseRevision = 0;
 
   protected override render(): HTMLElement {
     return h(
@@ -101,14 +105,20 @@ export class PresetEditor extends Component<PresetEditorProps> {
     this.own(store.subscribe('models', () => this.fillModelChoices()));
     void attempt(this.props.ctx, 'Loading the preset', () => store.request('presets:get', {})).then((reply) => {
       if (reply !== null) {
-        store.set('preset', { preset: reply.preset, ini: reply.ini });
+        // The revision first (setting the preset fills the editor, which reads it), unless a
+        // broadcast brought a newer one meanwhile.
+        if (reply.revision >= (store.get('revisions')?.preset ?? 0)) {
+          store.set('revisions', withRevision(store.get('revisions'), 'preset', reply.revision));
+          store.set('preset', { preset: reply.preset, ini: reply.ini });
+        }
       }
     });
   }
 
-  /** Shows a document, dropping unsaved edits. */
-  private take(doc: PresetDocument): void {
+  /** Shows a document (at `revision`, by default the store's), dropping unsaved edits. */
+  private take(doc: PresetDocument, revision = this.props.ctx.store.get('revisions')?.preset ?? 0): void {
     this.doc = doc;
+    this.baseRevision = revision;
     this.dirty = false;
     this.renderSections();
     (this.el.querySelector('.ini') as HTMLTextAreaElement).value = serializePresetIni(doc);
@@ -245,10 +255,25 @@ export class PresetEditor extends Component<PresetEditorProps> {
     button.disabled = true;
     this.drop(this.progress);
     this.progress = this.adopt(new ProgressBar({ value: null, label: 'Queued' }), this.el.querySelector('.job') as HTMLElement);
+    // Stored at the answer's revision: the next save edits that one (the editor ignores the
+    // broadcast of this change while the save is in flight).
+    const stored = <T extends { revision: number }>(reply: T): T => {
+      this.baseRevision = reply.revision;
+      return reply;
+    };
     const ok = await runJob(
       ctx,
       'Apply preset',
-      () => ctx.store.request('presets:update', { preset: doc }),
+      () =>
+        sendRevisioned(this.baseRevision, (revision) => ctx.store.request('presets:update', { preset: doc, revision }).then(stored), confirmConflict('The preset'), (current) => {
+          // Theirs, as the conflict carried it: the broadcast of their change may not be here yet.
+          const theirs = PresetDocumentSchema.safeParse(current.value);
+          if (theirs.success) {
+            this.take(theirs.data, current.revision);
+          } else {
+            this.take(ctx.store.get('preset')?.preset ?? this.doc);
+          }
+        }),
       (job) => this.progress?.update({ value: job.progress?.value ?? null, label: job.progress?.message ?? job.state }),
     );
     if (this.isDestroyed) {

@@ -1,5 +1,6 @@
 import { DashboardSettingsSchema, type DashboardSettings } from '@llamaproxy/shared';
 import { attempt } from '../../core/actions.js';
+import { confirmConflict, sendRevisioned } from '../../core/conflict.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, setText } from '../../core/dom.js';
@@ -35,6 +36,9 @@ function setPath(obj: Record<string, unknown>, path: string, value: unknown): vo
 
 /** Dashboard preferences, stored on the server and shared by every user. */
 export class PreferencesForm extends Component<AppContext> {
+  /** The settings revision the form was last filled at: what a save names (stale: CONFLICT). */
+  private baseRevision = 0;
+
   protected override render(): HTMLElement {
     const select = (name: string, label: string, options: [string, string][]) =>
       h('div', { class: 'field' }, h('label', { for: id(name) }, label), h('select', { id: id(name), name }, options.map(([v, text]) => h('option', { value: v }, text))));
@@ -93,10 +97,11 @@ export class PreferencesForm extends Component<AppContext> {
     return (this.el as HTMLFormElement).elements.namedItem(name) as HTMLInputElement;
   }
 
-  private fill(settings: DashboardSettings | null): void {
+  private fill(settings: DashboardSettings | null, revision = this.props.store.get('revisions')?.settings ?? 0): void {
     if (settings === null) {
       return;
     }
+    this.baseRevision = revision;
     for (const name of ['theme', 'units.memory', 'units.temperature']) {
       this.field(name).value = String(getPath(settings, name));
     }
@@ -126,7 +131,23 @@ export class PreferencesForm extends Component<AppContext> {
       return;
     }
     setText(problem, '');
-    const reply = await attempt(this.props, 'Saving preferences', () => this.props.store.request('settings:update', { settings: parsed.data }));
+    const { store } = this.props;
+    const reply = await attempt(this.props, 'Saving preferences', () =>
+      sendRevisioned(
+        this.baseRevision,
+        (revision) => store.request('settings:update', { settings: parsed.data, revision }),
+        confirmConflict('The dashboard preferences'),
+        // Theirs, as the conflict carried it: the broadcast of their change may not be here yet.
+        (current) => {
+          const theirs = DashboardSettingsSchema.safeParse(current.value);
+          if (theirs.success) {
+            this.fill(theirs.data, current.revision);
+          } else {
+            this.fill(store.get('settings'));
+          }
+        },
+      ),
+    );
     if (reply !== null) {
       applyTheme(reply.settings.theme);
       this.props.toasts.success('Preferences saved');

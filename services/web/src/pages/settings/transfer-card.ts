@@ -1,4 +1,6 @@
+import type { DocumentRevisions } from '@llamaproxy/shared';
 import { attempt, runJob } from '../../core/actions.js';
+import { confirmConflict, sendRevisioned } from '../../core/conflict.js';
 import { Component, type EventMap } from '../../core/component.js';
 import type { AppContext } from '../../core/context.js';
 import { h, replaceChildren, setText } from '../../core/dom.js';
@@ -9,6 +11,11 @@ import { downloadText, fileStamp } from '../../lib/download.js';
 /** Export and import of the whole configuration (router config + preferences + preset) as one file. */
 export class TransferCard extends Component<AppContext> {
   private pending: ConfigFile | null = null;
+  /**
+   * The revisions of what the review said the import replaces, taken when it was shown: each
+   * update names its own, so a document someone changed since asks before it is overwritten.
+   */
+  private replacing: DocumentRevisions = { config: 0, preset: 0, settings: 0 };
 
   protected override render(): HTMLElement {
     return h(
@@ -65,6 +72,7 @@ export class TransferCard extends Component<AppContext> {
 
   private showReview(file: ConfigFile | null, problems: string[]): void {
     this.pending = file;
+    this.replacing = this.props.store.get('revisions') ?? { config: 0, preset: 0, settings: 0 };
     const box = this.el.querySelector('.import-review') as HTMLElement;
     if (file === null) {
       replaceChildren(box, problems.length > 0 ? h('ul', { class: 'plain-list' }, problems.map((p) => h('li', { class: 'problem' }, p))) : null);
@@ -92,11 +100,23 @@ export class TransferCard extends Component<AppContext> {
     const status = (text: string): void => setText(this.el.querySelector('.import-status') as HTMLElement, text);
     (this.el.querySelector('[data-action="import"]') as HTMLButtonElement).disabled = true;
     status('Saving preferences…');
-    const saved = await attempt(ctx, 'Import preferences', () => ctx.store.request('settings:update', { settings: file.settings }));
+    const { store } = ctx;
+    const base = this.replacing;
+    // Declining to overwrite stops the import there; the store already shows their version.
+    const keepTheirs = (): void => undefined;
+    const saved = await attempt(ctx, 'Import preferences', () =>
+      sendRevisioned(base.settings, (revision) => store.request('settings:update', { settings: file.settings, revision }), confirmConflict('The dashboard preferences'), keepTheirs),
+    );
     status('Applying the preset…');
-    const preset = saved !== null && (await runJob(ctx, 'Import preset', () => ctx.store.request('presets:update', { preset: file.preset })));
+    const preset =
+      saved !== null &&
+      (await runJob(ctx, 'Import preset', () => sendRevisioned(base.preset, (revision) => store.request('presets:update', { preset: file.preset, revision }), confirmConflict('The preset'), keepTheirs)));
     status('Applying the configuration (restarts llama-server)…');
-    const config = preset && (await runJob(ctx, 'Import configuration', () => ctx.store.request('config:update', { config: file.config })));
+    const config =
+      preset &&
+      (await runJob(ctx, 'Import configuration', () =>
+        sendRevisioned(base.config, (revision) => store.request('config:update', { config: file.config, revision }), confirmConflict('The router configuration'), keepTheirs),
+      ));
     if (!this.isDestroyed) {
       status(config ? 'Imported.' : 'Import stopped; see the message above.');
       if (config) {
