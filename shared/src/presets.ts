@@ -136,6 +136,9 @@ export type IniParseResult = { ok: true; preset: PresetDocument } | { ok: false;
  * than as written (or not at all) is reported with its line number. Linear in the size of the
  * text: one pass over the lines, duplicates found through sets.
  */
+/** Problems reported for one INI text at most; parsing stops there (see `parsePresetIni`). */
+export const MAX_INI_PROBLEMS = 100;
+
 export function parsePresetIni(text: string): IniParseResult {
   const problems: IniProblem[] = [];
   const global: PresetValues = {};
@@ -145,8 +148,13 @@ export function parsePresetIni(text: string): IniParseResult {
   let currentName = '';
 
   // llama.cpp's `newline` is "\r\n", "\n" or a lone "\r".
-  text.split(/\r\n|\n|\r/).forEach((raw, index) => {
+  const lines = text.split(/\r\n|\n|\r/);
+  lines.forEach((raw, index) => {
     const line = index + 1;
+    if (problems.length >= MAX_INI_PROBLEMS) {
+      // Enough to act on; reading on would only cost time (a hostile file has one per line).
+      return;
+    }
     const trimmed = raw.trim();
     if (trimmed === '' || trimmed.startsWith(';') || trimmed.startsWith('#')) {
       return;

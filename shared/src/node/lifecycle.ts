@@ -1,3 +1,4 @@
+import { watchEventLoop } from './event-loop.js';
 import { errorMeta, type Logger } from './logger.js';
 
 export interface ServiceApp {
@@ -17,14 +18,17 @@ export interface RunServiceOptions {
 /**
  * The entry point every service shares: compose, start, and one idempotent shutdown for SIGTERM
  * and SIGINT with a hard deadline. A failure to start exits with code 1 and one JSON line.
+ * Once started, an event-loop watchdog logs `event loop stalled` (warn) for any delay over 100 ms.
  */
 export function runService(options: RunServiceOptions): void {
   const bootstrap = async (): Promise<void> => {
     const { app, logger } = options.create();
     let stopping: Promise<void> | null = null;
+    let stopWatchdog: (() => void) | null = null;
     const shutdown = (signal: string): Promise<void> => {
       stopping ??= (async () => {
         logger.info('shutting down', { signal });
+        stopWatchdog?.();
         const hard = setTimeout(() => {
           logger.error('shutdown deadline passed; exiting');
           process.exit(1);
@@ -45,6 +49,9 @@ export function runService(options: RunServiceOptions): void {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
     await app.start();
+    if (stopping === null) {
+      stopWatchdog = watchEventLoop(logger.child({ module: 'event-loop' }));
+    }
   };
   bootstrap().catch((err: unknown) => {
     console.error(JSON.stringify({ level: 'error', service: options.service, message: 'failed to start', ...errorMeta(err) }));
