@@ -22,7 +22,7 @@ export default defineConfig({
         resolve,
         test: {
           name: 'integration',
-          include: ['services/*/test/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts'],
+          include: ['services/*/test/**/*.test.ts', 'tests/integration/**/*.test.ts', 'tests/browser/**/*.test.ts', 'tests/faults/**/*.test.ts'],
           environment: 'node',
           fileParallelism: false,
           testTimeout: 60_000,

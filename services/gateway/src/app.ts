@@ -173,7 +173,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           .catch((err: unknown) => logger.warn('snapshot failed', errorMeta(err)));
       });
 
-      const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, logger });
+      const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, logger, offlineAfterMs: config.nodeOfflineAfterMs });
       consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger);
       await consumer.init();
       consumer.start(ingest.handle);
@@ -181,7 +181,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       // What happened while no gateway listened: the node's last reported state, and the outcome
       // of every job still recorded as queued. Then the same checks run periodically: overdue jobs
       // fail as TIMEOUT, a node not heard from is shown offline.
-      const nodeWatch = new NodeWatch({ state, broadcaster });
+      const nodeWatch = new NodeWatch({ state, broadcaster, offlineAfterMs: config.nodeOfflineAfterMs });
       const reconcile = async (): Promise<void> => {
         await ingest.reconcile(await readNodeSnapshot(redis, config.nodeId)).catch((err: unknown) => logger.warn('node snapshot reconcile failed', errorMeta(err)));
         await jobs.reconcile().catch((err: unknown) => logger.warn('job reconcile failed', errorMeta(err)));

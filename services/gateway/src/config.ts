@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { AuthMode, DEFAULT_SERVER_CONFIG, GpuLayersSchema, UsernameSchema, type ServerConfig } from '@llamaproxy/shared';
+import { AuthMode, DEFAULT_SERVER_CONFIG, GpuLayersSchema, NODE_OFFLINE_AFTER_MS, UsernameSchema, type ServerConfig } from '@llamaproxy/shared';
 import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, parseEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 const EnvSchema = z.object({
@@ -60,6 +60,8 @@ const EnvSchema = z.object({
   /** No secret flags (`--api-key`, `--hf-token`): the supervisor refuses them too. */
   LLAMA_EXTRA_ARGS: envLlamaExtraArgs(),
   METRICS_RETENTION_PRUNE_MS: envInt(60_000, 100),
+  /** A supervisor node not heard from for this long is shown offline (it reports every 10 s). */
+  NODE_OFFLINE_AFTER_MS: envInt(NODE_OFFLINE_AFTER_MS, 1000),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
@@ -91,6 +93,7 @@ export interface GatewayConfig {
   jobTimeoutMs: number;
   initialServerConfig: ServerConfig;
   pruneIntervalMs: number;
+  nodeOfflineAfterMs: number;
   log: { level: string; format: 'json' | 'pretty' | undefined };
 }
 
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       extraArgs: e.LLAMA_EXTRA_ARGS,
     },
     pruneIntervalMs: e.METRICS_RETENTION_PRUNE_MS,
+    nodeOfflineAfterMs: e.NODE_OFFLINE_AFTER_MS,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
   };
 }

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { controlQueueName, formatArgPolicyProblem, QUEUE_PREFIX, STATUS_REPUBLISH_MS, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
@@ -6,6 +7,7 @@ import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
 import { EventPublisher } from './repositories/event-publisher.js';
 import { probeLlamaBinary } from './repositories/llama-binary.js';
+import { LlamaPidFile } from './repositories/llama-pid-file.js';
 import { LlamaProcess, llamaEnv } from './repositories/llama-process.js';
 import { JsonFile, PresetFile } from './repositories/preset-file.js';
 import { RouterClient } from './repositories/router-client.js';
@@ -81,6 +83,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       } catch (err) {
         logger.error('cannot run llama-server', { bin: config.llamaServerBin, ...errorMeta(err) });
       }
+      const pidFile = new LlamaPidFile(join(config.dataDir, 'llama-server.pid'), config.llamaServerBin);
       const guard = new ArgGuard({ modelsDir: config.server.modelsDir, allow: config.allowArgs, args: args?.args ?? null });
       if (args !== null) {
         args = { ...args, policy: guard.info };
@@ -108,7 +111,11 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
           logger,
           // The API key goes to llama-server (and its model instances) through the environment only.
           // It runs in the models directory: relative paths in its arguments mean files there.
-          spawn: (argv) => new LlamaProcess(config.llamaServerBin, argv, llamaEnv(config.llamaApiKey), config.server.modelsDir),
+          spawn: (argv) => {
+            const proc = new LlamaProcess(config.llamaServerBin, argv, llamaEnv(config.llamaApiKey), config.server.modelsDir);
+            pidFile.record(proc.pid);
+            return proc;
+          },
           connect: (url) => new RouterClient(url, { apiKey: config.llamaApiKey }),
           scanner: new CatalogueScanner(config.nodeId, config.server.modelsDir),
           presets: new PresetFile(config.presetPath),
@@ -128,6 +135,8 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       publish({ kind: 'llama', nodeId: config.nodeId, status: sup.status });
 
       await sup.init();
+      // A llama-server whose supervisor was killed (SIGKILL, OOM) still holds the port.
+      await pidFile.reapLeftover(logger);
       if (config.autostart) {
         await sup.start().catch((err: unknown) => logger.error('llama-server did not start', errorMeta(err)));
       }

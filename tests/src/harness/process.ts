@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ManagedProcessOptions extends SpawnOptions {
   /** Name used in error messages. */
@@ -128,3 +129,66 @@ process.once('exit', () => {
     p.child.kill('SIGKILL');
   }
 });
+
+/** Whether a process with this pid exists (a zombie counts until it is reaped). */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The fields of /proc/<pid>/stat after the command name, or null when the process is gone. */
+function procStat(pid: number): { state: string; ppid: number; pgrp: number } | null {
+  try {
+    const raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name is in parentheses and may contain spaces or parentheses itself.
+    const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+    return { state: fields[0] ?? '?', ppid: Number(fields[1]), pgrp: Number(fields[2]) };
+  } catch {
+    return null;
+  }
+}
+
+/** Live (not zombie) processes of process group `pgid`, from /proc. */
+export function processGroupMembers(pgid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      const stat = procStat(pid);
+      return stat !== null && stat.pgrp === pgid && stat.state !== 'Z';
+    });
+}
+
+/** Direct children of `pid` that are alive (not zombies), from /proc. */
+export function childProcesses(pid: number): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((child) => {
+      const stat = procStat(child);
+      return stat !== null && stat.ppid === pid && stat.state !== 'Z';
+    });
+}
+
+/** The command line of a process ('' when it is gone). */
+export function processCommandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Sends `signal` to every process of group `pgid`; false when the group was already gone. */
+export function killProcessGroup(pgid: number, signal: NodeJS.Signals = 'SIGKILL'): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -87,4 +87,75 @@ interface StartedContainer {
 interface TestContainer {
   withExposedPorts(...ports: number[]): TestContainer;
   start(): Promise<StartedContainer>;
+}
+
+/**
+ * A private `redis-server` that a test can stop and start again on the same port with the same
+ * data directory and append-only file, as an operator's restart (or a crash) would: what was
+ * acknowledged before the stop is there again after the start (`appendfsync always`).
+ */
+export class RestartableRedis {
+  readonly port: number;
+  readonly dir: string;
+  readonly url: string;
+  private proc: ManagedProcess | null = null;
+
+  private constructor(port: number, dir: string) {
+    this.port = port;
+    this.dir = dir;
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  static async start(dir = mkdtempSync(join(tmpdir(), 'llamaproxy-redis-'))): Promise<RestartableRedis> {
+    const redis = new RestartableRedis(await freePort(), dir);
+    await redis.start();
+    return redis;
+  }
+
+  get running(): boolean {
+    return this.proc?.running ?? false;
+  }
+
+  /** Starts redis-server (again) on this port and data directory; resolves once it answers PING. */
+  async start(): Promise<void> {
+    if (this.running) {
+      return;
+    }
+    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction'];
+    mkdirSync(this.dir, { recursive: true });
+    const proc = new ManagedProcess('redis-server', args, { name: `redis-server:${this.port}` });
+    this.proc = proc;
+    try {
+      await waitFor(() => {
+        if (!proc.running) {
+          throw new Error(`redis-server exited (${proc.exitCode ?? proc.exitSignal})`);
+        }
+        return ping(this.url);
+      }, { timeoutMs: 10_000, what: `redis-server on port ${this.port} to answer PING` });
+    } catch (err) {
+      await proc.stop();
+      throw new Error(`${(err as Error).message}\n${proc.tail()}`);
+    }
+  }
+
+  /** Stops it: SIGTERM (a clean shutdown) or SIGKILL (a crash; the AOF keeps every acknowledged write). */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    this.proc = null;
+    if (proc === null || !proc.running) {
+      return;
+    }
+    if (signal === 'SIGKILL') {
+      proc.kill('SIGKILL');
+      await proc.exited;
+    } else {
+      await proc.stop();
+    }
+  }
+
+  /** Stops it and removes its data directory. */
+  async dispose(): Promise<void> {
+    await this.stop('SIGKILL');
+    rmSync(this.dir, { recursive: true, force: true });
+  }
 }

@@ -15,6 +15,8 @@ export class StreamRecorder {
 
   constructor(redisUrl: string, stream: string) {
     this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    // A fault test stops Redis under it: reconnecting is ioredis's job, not an unhandled error.
+    this.redis.on('error', () => undefined);
     this.stream = stream;
     this.loop = this.read();
   }
@@ -54,8 +56,9 @@ export class StreamRecorder {
 
   async close(): Promise<void> {
     this.running = false;
-    await this.loop;
+    // Disconnect first: with Redis away (a fault test), a pending XREAD would wait for it forever.
     this.redis.disconnect();
+    await this.loop;
   }
 }
 

@@ -11,6 +11,8 @@ export type IoServer = Server<ClientToServerEvents, ServerToClientEvents, InterS
 export class Broadcaster {
   private readonly io: IoServer;
   private readonly redis: Redis;
+  /** The newest sequence number this replica has seen, for when Redis cannot be asked. */
+  private lastSeq = 0;
 
   constructor(io: IoServer, redis: Redis) {
     this.io = io;
@@ -19,12 +21,26 @@ export class Broadcaster {
 
   async broadcast<B extends BroadcastEvent>(event: B, data: BroadcastData[B]): Promise<void> {
     const seq = await this.redis.incr(RedisKeys.broadcastSeq);
+    this.lastSeq = seq;
     const envelope: BroadcastEnvelope<B> = { type: 'broadcast', event, data, seq, timestamp: Date.now() };
     // The typed emit cannot follow a generic event name; the envelope type is checked above.
     (this.io.emit as (ev: string, payload: unknown) => boolean)(event, envelope);
   }
 
+  /**
+   * The sequence number of the newest broadcast. While Redis is away this is the newest one this
+   * replica saw, at once: a snapshot must not wait for Redis (nothing can be broadcast meanwhile,
+   * and a cursor that is too low only makes a client accept a broadcast it could have skipped).
+   */
   async currentSeq(): Promise<number> {
-    return Number((await this.redis.get(RedisKeys.broadcastSeq)) ?? 0);
+    if (this.redis.status !== 'ready') {
+      return this.lastSeq;
+    }
+    try {
+      this.lastSeq = Number((await this.redis.get(RedisKeys.broadcastSeq)) ?? 0);
+    } catch {
+      // Redis went away during the call: the newest value seen.
+    }
+    return this.lastSeq;
   }
 }

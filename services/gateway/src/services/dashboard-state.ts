@@ -22,7 +22,7 @@ import {
   type Revisioned,
   type ServerConfig,
 } from '@llamaproxy/shared';
-import type { ModelRepository } from '../repositories/model.repository.js';
+import type { CatalogueInfo, ModelRepository } from '../repositories/model.repository.js';
 import type { StateRepository } from '../repositories/state.repository.js';
 
 const Keys = {
@@ -298,6 +298,19 @@ export class DashboardState {
 
   saveLatestMetrics(sample: MetricsSample): void {
     this.state.setMeta(Keys.latestMetrics, sample);
+  }
+
+  /**
+   * Ids of the models in a node's models directory, for the preset check of custom entries
+   * (`presetSourceProblems`); null before the node reported a catalogue (nothing is checked then).
+   */
+  catalogueIds(nodeId: string): ReadonlySet<string> | null {
+    return this.models.catalogueIds(nodeId);
+  }
+
+  /** Per node, the directory entries its last catalogue skipped (dangling links), with why. */
+  catalogueInfos(): CatalogueInfo[] {
+    return this.models.catalogueInfos();
   }
 
   /** Models as the dashboard shows them: catalogue, live state and preset settings. */

@@ -31,6 +31,8 @@ export interface IngestDeps {
   dashboard: DashboardState;
   broadcaster: Broadcaster;
   logger: Logger;
+  /** How long a node counts as online after a report (NODE_OFFLINE_AFTER_MS by default). */
+  offlineAfterMs?: number;
 }
 
 /** What storing one status event changed, to be broadcast after the transaction. */
@@ -125,7 +127,7 @@ export class IngestService {
   private storeStatus(event: StatusEvent, heardAt: number | null): StatusChange[] {
     const { models, dashboard, state } = this.deps;
     const changes: StatusChange[] = [];
-    if (heardAt !== null && state.nodeHeard(event.nodeId, event.kind === 'state' ? Math.min(event.sentAt, heardAt) : heardAt, NODE_OFFLINE_AFTER_MS)) {
+    if (heardAt !== null && state.nodeHeard(event.nodeId, event.kind === 'state' ? Math.min(event.sentAt, heardAt) : heardAt, this.deps.offlineAfterMs ?? NODE_OFFLINE_AFTER_MS)) {
       changes.push({ kind: 'node', node: { nodeId: event.nodeId, online: true, lastHeardAt: heardAt } });
     }
     switch (event.kind) {
