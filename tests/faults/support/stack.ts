@@ -24,6 +24,8 @@ export interface FaultStackOptions {
   gatewayDataDir?: string;
   supervisorEnv?: Record<string, string>;
   gatewayEnv?: Record<string, string>;
+  /** Environment of the metrics collector, when `startMetrics` starts one. */
+  metricsEnv?: Record<string, string>;
 }
 
 /**
@@ -46,6 +48,8 @@ export class FaultStack {
   status: StreamRecorder;
   supervisor!: ManagedProcess;
   gateway!: ManagedProcess;
+  /** Only once `startMetrics` ran (the fault tests do without it). */
+  metrics: ManagedProcess | null = null;
   private readonly options: FaultStackOptions;
   private readonly clients: TestClient[] = [];
 
@@ -123,6 +127,22 @@ export class FaultStack {
     return this.gateway;
   }
 
+  /** The metrics collector, sampling this node's llama-server every second; no HTTP port. */
+  startMetrics(extra: Record<string, string> = {}): ManagedProcess {
+    this.metrics = startService('metrics', {
+      ...this.sharedEnv(),
+      METRICS_NODE_ID: this.nodeId,
+      LLAMA_SERVER_URL: this.llamaUrl,
+      DATA_DIR: this.gatewayDataDir,
+      METRICS_INTERVAL_MS: '1000',
+      METRICS_PORT: '0',
+      METRICS_HOST: '127.0.0.1',
+      ...this.options.metricsEnv,
+      ...extra,
+    });
+    return this.metrics;
+  }
+
   async waitGatewayReady(timeoutMs = 30_000): Promise<void> {
     await waitFor(async () => (await fetch(`${this.gatewayUrl}/readyz`)).ok, { timeoutMs, what: 'gateway /readyz' });
   }
@@ -176,6 +196,7 @@ export class FaultStack {
     for (const client of this.clients) {
       client.close();
     }
+    await this.metrics?.stop();
     await this.gateway?.stop();
     await this.supervisor?.stop(20_000);
     await this.status.close();

@@ -8,10 +8,36 @@ export interface StreamEntry {
   payload: unknown;
 }
 
+export interface StreamConsumerOptions {
+  /** Entries another replica left pending this long are claimed (default 30 s). */
+  claimIdleMs?: number;
+  /** First and longest wait before a failed read or store is tried again (default 500 ms, 4 s). */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /**
+   * Told of each failure; returns true when it has dealt with (and logged) the error itself, as a
+   * full disk is logged once per condition. A failure it returns true for is retried first for as
+   * long as it lasts; any other is retried first `promptRetries` times (a batch that fails for
+   * another reason then waits for the claim after `claimIdleMs`, so it cannot stall the stream).
+   */
+  onFailure?: (err: unknown) => boolean;
+  /** After each batch stored and acknowledged. */
+  onSuccess?: () => void;
+}
+
+/** Consecutive failures of an unrecognised kind retried before new entries are read again. */
+const PROMPT_RETRIES = 5;
+
 /**
  * Reads the services' streams as one member of the gateways' consumer group: each entry goes to
  * exactly one replica, which stores it and acknowledges it. Entries a dead replica left pending
  * are claimed after `claimIdleMs`. Processing must be idempotent per entry id (see claimStreamEntry).
+ *
+ * Entries this consumer read but could not store (a full disk) stay pending in its own list: it
+ * reads that list first (`XREADGROUP ... 0`), after a backoff of `retryMinMs` doubling to
+ * `retryMaxMs`, and reads new entries only once the list is empty. So a batch is stored again
+ * within seconds of the disk having space, and a stream's entries are still stored in their order.
+ * The same happens at start, for what a previous life of this replica left pending.
  */
 export class StreamConsumer {
   private readonly redis: Redis;
@@ -19,15 +45,24 @@ export class StreamConsumer {
   private readonly consumer: string;
   private readonly log: Logger;
   private readonly claimIdleMs: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+  private readonly onFailure: (err: unknown) => boolean;
+  private readonly onSuccess: () => void;
   private running = false;
   private loop: Promise<void> | null = null;
+  private wake: (() => void) | null = null;
 
-  constructor(redis: Redis, streams: readonly string[], consumer: string, logger: Logger, claimIdleMs = 30_000) {
+  constructor(redis: Redis, streams: readonly string[], consumer: string, logger: Logger, options: StreamConsumerOptions = {}) {
     this.redis = redis;
     this.streams = streams;
     this.consumer = consumer;
     this.log = logger.child({ module: 'stream-consumer' });
-    this.claimIdleMs = claimIdleMs;
+    this.claimIdleMs = options.claimIdleMs ?? 30_000;
+    this.retryMinMs = options.retryMinMs ?? 500;
+    this.retryMaxMs = options.retryMaxMs ?? 4000;
+    this.onFailure = options.onFailure ?? (() => false);
+    this.onSuccess = options.onSuccess ?? (() => undefined);
   }
 
   async init(): Promise<void> {
@@ -47,35 +82,72 @@ export class StreamConsumer {
     this.running = true;
     this.loop = (async () => {
       let lastClaim = 0;
+      // Own pending entries first: at start (a previous life's), and after every failure.
+      let ownPendingFirst = true;
+      let failures = 0;
+      let retryMs = 0;
       while (this.running) {
         try {
           if (Date.now() - lastClaim > this.claimIdleMs / 2) {
             lastClaim = Date.now();
             await this.claimAbandoned(handle);
           }
-          const result = (await this.redis.xreadgroup(
-            'GROUP', RedisKeys.gatewayGroup, this.consumer,
-            'COUNT', 500, 'BLOCK', 500,
-            'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
-          )) as [string, [string, string[]][]][] | null;
-          for (const [stream, raw] of result ?? []) {
-            await this.process(stream, raw, handle);
+          if (ownPendingFirst) {
+            const result = (await this.redis.xreadgroup(
+              'GROUP', RedisKeys.gatewayGroup, this.consumer,
+              'COUNT', 500,
+              'STREAMS', ...this.streams, ...this.streams.map(() => '0'),
+            )) as [string, [string, string[] | null][]][] | null;
+            let any = false;
+            for (const [stream, raw] of result ?? []) {
+              any ||= raw.length > 0;
+              await this.process(stream, raw, handle);
+            }
+            ownPendingFirst = any;
+          } else {
+            const result = (await this.redis.xreadgroup(
+              'GROUP', RedisKeys.gatewayGroup, this.consumer,
+              'COUNT', 500, 'BLOCK', 500,
+              'STREAMS', ...this.streams, ...this.streams.map(() => '>'),
+            )) as [string, [string, string[]][]][] | null;
+            for (const [stream, raw] of result ?? []) {
+              await this.process(stream, raw, handle);
+            }
           }
+          failures = 0;
+          retryMs = 0;
         } catch (err) {
           if (this.running) {
-            this.log.warn('stream read failed', { error: (err as Error).message });
-            await new Promise((r) => setTimeout(r, 1000));
+            failures++;
+            retryMs = Math.min(this.retryMaxMs, retryMs === 0 ? this.retryMinMs : retryMs * 2);
+            const known = this.onFailure(err);
+            if (!known) {
+              this.log.warn('stream read or store failed', { error: (err as Error).message, failures, retryInMs: retryMs });
+            }
+            ownPendingFirst = known || failures <= PROMPT_RETRIES;
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, retryMs);
+              this.wake = () => {
+                clearTimeout(timer);
+                resolve();
+              };
+            });
+            this.wake = null;
           }
         }
       }
     })();
   }
 
-  private async process(stream: string, raw: [string, string[]][], handle: (entries: StreamEntry[]) => Promise<void> | void): Promise<void> {
+  /** Stores and acknowledges one stream's entries; an entry trimmed from the stream meanwhile (no fields) is only acknowledged. */
+  private async process(stream: string, raw: [string, string[] | null][], handle: (entries: StreamEntry[]) => Promise<void> | void): Promise<void> {
     if (raw.length === 0) {
       return;
     }
-    const entries = raw.map(([id, fields]) => {
+    const entries = raw.flatMap(([id, fields]) => {
+      if (fields === null) {
+        return [];
+      }
       const index = fields.indexOf(STREAM_FIELD);
       const text = index >= 0 ? fields[index + 1] : undefined;
       let payload: unknown = undefined;
@@ -84,10 +156,13 @@ export class StreamConsumer {
       } catch {
         payload = undefined;
       }
-      return { stream, id, payload };
+      return [{ stream, id, payload }];
     });
-    await handle(entries);
-    await this.redis.xack(stream, RedisKeys.gatewayGroup, ...entries.map((e) => e.id));
+    if (entries.length > 0) {
+      await handle(entries);
+      this.onSuccess();
+    }
+    await this.redis.xack(stream, RedisKeys.gatewayGroup, ...raw.map(([id]) => id));
   }
 
   private async claimAbandoned(handle: (entries: StreamEntry[]) => Promise<void> | void): Promise<void> {
@@ -106,6 +181,7 @@ export class StreamConsumer {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.wake?.();
     await this.loop;
   }
 }
