@@ -14,6 +14,10 @@ import type { CatalogueEntry, ModelState } from './models.js';
 import { ModelIdSchema } from './models.js';
 import type { PresetDocument, IniProblem } from './presets.js';
 import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
+import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts.js';
+import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
+import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
+import { ActivityQuerySchema, ApiKeyCreateSchema } from './openai.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -129,6 +133,50 @@ export const RequestEvents = {
       to: z.number().optional(),
       beforeId: z.number().int().positive().optional(),
       limit: z.number().int().min(1).max(5000).default(200),
+    }),
+  },
+  /**
+   * API keys of the `/v1` endpoint: admins see and manage everyone's, others their own. Creating
+   * one needs the operator role, as running a model does (viewers only look, see auth.spec.ts).
+   */
+  'apikeys:list': { role: Role.viewer, changes: false, payload: RequestBase },
+  /** Creates a key; the answer is the only time the key itself is shown. */
+  'apikeys:create': { role: Role.operator, changes: true, payload: RequestBase.extend(ApiKeyCreateSchema.shape) },
+  'apikeys:revoke': { role: Role.operator, changes: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
+  /** Requests to the `/v1` endpoint, newest first (admins: everyone's; others: their own). */
+  'activity:query': { role: Role.viewer, changes: false, payload: RequestBase.extend(ActivityQuerySchema.shape) },
+  /** Totals per day, key, user and model since `from`. */
+  'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend({ from: z.number().int().nonnegative(), to: z.number().int().positive().optional() }) },
+  /** Alerting (admins only): channels, rules, what is firing now. Channel secrets are never sent back. */
+  'alerts:get': { role: Role.admin, changes: false, payload: RequestBase },
+  'alerts:channels:create': {
+    role: Role.admin,
+    changes: true,
+    payload: RequestBase.extend({ name: ChannelNameSchema, enabled: z.boolean().default(true), config: ChannelConfigPatchSchema }),
+  },
+  /** Secret fields left out of `config.secrets` keep their stored value; an empty string clears one. */
+  'alerts:channels:update': {
+    role: Role.admin,
+    changes: true,
+    payload: RequestBase.extend({ channelId: ChannelIdSchema, name: ChannelNameSchema.optional(), enabled: z.boolean().optional(), config: ChannelConfigPatchSchema.optional() }),
+  },
+  'alerts:channels:delete': { role: Role.admin, changes: true, payload: RequestBase.extend({ channelId: ChannelIdSchema }) },
+  /** Sends a test message now (one attempt); fails with ALERT_DELIVERY_FAILED and why. */
+  'alerts:channels:test': { role: Role.admin, changes: true, payload: RequestBase.extend({ channelId: ChannelIdSchema }) },
+  /** Changes a built-in rule, or adds (no id) or changes a custom one. */
+  'alerts:rules:save': { role: Role.admin, changes: true, payload: RequestBase.extend({ rule: AlertRuleInputSchema }) },
+  'alerts:rules:delete': { role: Role.admin, changes: true, payload: RequestBase.extend({ ruleId: AlertRuleIdSchema }) },
+  /** Silences a rule for `durationMs` (0 ends the silence). */
+  'alerts:rules:silence': { role: Role.admin, changes: true, payload: RequestBase.extend({ ruleId: AlertRuleIdSchema, durationMs: z.number().int().min(0).max(30 * 86_400_000) }) },
+  /** Delivery history, newest first. */
+  'alerts:history': {
+    role: Role.admin,
+    changes: false,
+    payload: RequestBase.extend({
+      ruleId: z.string().max(64).optional(),
+      channelId: z.string().max(64).optional(),
+      beforeId: z.number().int().positive().optional(),
+      limit: z.number().int().min(1).max(1000).default(100),
     }),
   },
   /** Full state, plus what happened since the client's cursors when it resumes. */
@@ -253,6 +301,20 @@ export interface ResponseData {
   'sessions:list': { sessions: SessionView[] };
   'sessions:revoke': { handle: string };
   'audit:query': { entries: AuditEntry[]; hasMore: boolean };
+  'apikeys:list': { keys: ApiKeyView[] };
+  'apikeys:create': { key: ApiKeyView; secret: string };
+  'apikeys:revoke': { key: ApiKeyView };
+  'activity:query': { records: ActivityRecord[]; hasMore: boolean };
+  'activity:usage': { rows: UsageRow[] };
+  'alerts:get': { channels: ChannelView[]; rules: AlertRule[]; firing: FiringAlert[] };
+  'alerts:channels:create': { channel: ChannelView };
+  'alerts:channels:update': { channel: ChannelView };
+  'alerts:channels:delete': { channelId: string };
+  'alerts:channels:test': { delivery: DeliveryView };
+  'alerts:rules:save': { rule: AlertRule };
+  'alerts:rules:delete': { ruleId: string };
+  'alerts:rules:silence': { rule: AlertRule };
+  'alerts:history': { entries: DeliveryView[]; hasMore: boolean };
   'snapshot:get': Snapshot;
 }
 
@@ -281,6 +343,10 @@ export interface BroadcastData {
   'presets:updated': { preset: PresetDocument; ini: string; revision: number };
   /** A node went offline (nothing heard for a while) or came back. */
   'nodes:status': { node: NodeView };
+  /** The alerts firing now changed (whole list). */
+  'alerts:firing': { firing: FiringAlert[] };
+  /** A notification delivery was queued, attempted, delivered or failed (history, channel health). */
+  'alerts:delivery': { delivery: DeliveryView };
   'snapshot': Snapshot;
 }
 export type BroadcastEvent = keyof BroadcastData;

@@ -9,6 +9,10 @@ describe(redactSecrets.name, () => {
     [{ config: { extraArgs: ['--api-key', 'k', '-c', '4096'] } }, { config: { extraArgs: ['--api-key', REDACTED, '-c', '4096'] } }],
     [['--hf-token=abc', '--port', '1'], [`--hf-token=${REDACTED}`, '--port', '1']],
     [{ headers: { Authorization: 'Bearer x', cookie: 'c' } }, { headers: { Authorization: REDACTED, cookie: REDACTED } }],
+    // Alert channels: URLs, tokens and HMAC secrets, also inside a `secrets` object.
+    [{ config: { kind: 'ntfy', settings: { priority: 4 }, secrets: { url: 'https://n/t', token: 'x' } } }, { config: { kind: 'ntfy', settings: { priority: 4 }, secrets: REDACTED } }],
+    [{ config: { kind: 'webhook', url: 'https://h/s', webhookUrl: 'u', secret: 's' } }, { config: { kind: 'webhook', url: REDACTED, webhookUrl: REDACTED, secret: REDACTED } }],
+    [{ smtp: { host: 'mail', password: 'p', username: 'u' } }, { smtp: { host: 'mail', password: REDACTED, username: 'u' } }],
     ['plain', 'plain'],
   ])('redacts %j', (input, expected) => {
     expect(redactSecrets(input)).toEqual(expected);

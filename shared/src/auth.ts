@@ -149,8 +149,11 @@ export const AuthAuditEvent = {
   passwordChange: 'auth:password',
 } as const;
 
-/** Keys whose values never leave the gateway unredacted (audit summaries, logs). */
-const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie/i;
+/**
+ * Keys whose values never leave the gateway unredacted (audit summaries, logs). A URL counts as a
+ * secret (an alert channel's webhook URL is its credential), so `url`, `webhookUrl`, ... are too.
+ */
+const SECRET_KEY = /pass(word)?|secret|token|api[-_]?key|authorization|cookie|url$|webhook/i;
 /** Flags whose next argument is a secret. */
 const SECRET_FLAG = /^--?(api-key|hf-token|hf-token-file|api-key-file|ssl-key-file)$/;
 export const REDACTED = '***';

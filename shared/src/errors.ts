@@ -25,6 +25,12 @@ export const ErrorCode = {
   /** First-admin setup is over (a user exists) or the token is wrong. */
   SETUP_UNAVAILABLE: 'SETUP_UNAVAILABLE',
   SESSION_NOT_FOUND: 'SESSION_NOT_FOUND',
+  API_KEY_NOT_FOUND: 'API_KEY_NOT_FOUND',
+  ALERT_CHANNEL_NOT_FOUND: 'ALERT_CHANNEL_NOT_FOUND',
+  /** The rule does not exist, or a built-in rule cannot be deleted. */
+  ALERT_RULE_NOT_FOUND: 'ALERT_RULE_NOT_FOUND',
+  /** A channel's test message could not be delivered (the message says why, never a secret). */
+  ALERT_DELIVERY_FAILED: 'ALERT_DELIVERY_FAILED',
   /** A llama-server flag or preset key that the flag policy refuses (the message names it and why). */
   ARG_NOT_ALLOWED: 'ARG_NOT_ALLOWED',
   MODEL_NOT_FOUND: 'MODEL_NOT_FOUND',

@@ -1,3 +1,4 @@
+export * from './alerts.js';
 export * from './api.js';
 export * from './arg-policy.js';
 export * from './auth.js';
@@ -11,4 +12,5 @@ export * from './llama-args.js';
 export * from './logs.js';
 export * from './metrics.js';
 export * from './models.js';
+export * from './openai.js';
 export * from './presets.js';

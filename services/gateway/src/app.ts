@@ -4,14 +4,24 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { Server } from 'socket.io';
 import { RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
 import { errorMeta, type Logger } from '@llamaproxy/shared/node';
+import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
+import { DatabaseCondition } from './db/database-errors.js';
 import { createHttpApp } from './handlers/http.handler.js';
 import { createAuthRouter } from './handlers/auth.routes.js';
 import { createRequestHandlers } from './handlers/request-handlers.js';
 import { shareSettings } from './handlers/settings.handlers.js';
 import { attachRequestHandlers, createHandshake, dropHandshakeRequest, createRequestLimiter, SocketRooms } from './handlers/socket.handler.js';
 import { AuditRepository } from './repositories/audit.repository.js';
+import { ApiActivityRepository } from './repositories/api-activity.repository.js';
+import { ApiKeyRepository } from './repositories/api-key.repository.js';
+import { LlamaUpstream } from './repositories/llama-upstream.js';
+import { createOpenAiRouter } from './handlers/openai.routes.js';
+import { ApiActivityWriter } from './services/api-activity-writer.js';
+import { ApiKeysService } from './services/api-keys.service.js';
+import { ApiMetrics } from './services/api-metrics.js';
+import { OpenAiProxy } from './services/openai-proxy.service.js';
 import { ProxyTrust } from './repositories/proxy-trust.js';
 import { SessionRepository } from './repositories/session.repository.js';
 import { UserRepository } from './repositories/user.repository.js';
@@ -55,6 +65,9 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let pruneTimer: NodeJS.Timeout | null = null;
   let watchTimer: NodeJS.Timeout | null = null;
   let stopProxies: () => void = () => undefined;
+  let alerting: Alerting | null = null;
+  let apiWriter: ApiActivityWriter | null = null;
+  let upstream: LlamaUpstream | null = null;
   const redisClients: Redis[] = [];
   let port = config.port;
 
@@ -77,6 +90,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
     async start(): Promise<void> {
       const database = openDatabase(config.dbPath);
       db = database;
+      const databaseCondition = new DatabaseCondition(logger);
       const models = new ModelRepository(database);
       const logs = new LogRepository(database);
       const metrics = new MetricsRepository(database);
@@ -93,6 +107,16 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const users = new UserRepository(database);
       const sessions = new SessionRepository(database);
       const auditRepo = new AuditRepository(database);
+      // The /v1 endpoint (handlers/openai.routes.ts): keys, activity, the router upstream.
+      const apiActivity = new ApiActivityRepository(database);
+      const apiKeys = new ApiKeysService(new ApiKeyRepository(database), config.api.environmentKeys);
+      const llama = new LlamaUpstream(config.api.llamaUrl, config.api.llamaApiKey);
+      upstream = llama;
+      const apiMetrics = new ApiMetrics();
+      const writer = new ApiActivityWriter({ repo: apiActivity, afterFlush: () => apiKeys.flushLastUsed(), logger });
+      apiWriter = writer;
+      const openai = new OpenAiProxy({ listModels: () => llama.listModels(), redis, limits: { modelConcurrency: config.api.modelConcurrency, modelsCacheMs: 1000 },
+        onUnavailable: (err) => logger.warn('llama-server model list unavailable', { error: err.message }) });
       // The kicker needs the Socket.IO server, which needs the HTTP app: it is bound below.
       let kick: (room: string) => void = () => undefined;
       const proxies = new ProxyTrust(config.auth.trustedProxies, config.auth.internalProxies);
@@ -123,7 +147,16 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           },
         },
         config.webDistDir,
-        (express) => express.use('/api/auth', createAuthRouter({ auth, audit: { record: async (input) => requireAudit().record(input) }, allowedOrigins: config.auth.allowedOrigins, logger })),
+        (express) => {
+          express.use('/api/auth', createAuthRouter({ auth, audit: { record: async (input) => requireAudit().record(input) }, allowedOrigins: config.auth.allowedOrigins, logger }));
+          express.use('/v1', createOpenAiRouter({
+            auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics,
+            allowedOrigins: config.auth.allowedOrigins, bodyLimitBytes: config.api.maxBodyBytes, logger,
+          }));
+          express.get('/metrics', (_req, res) => {
+            void apiMetrics.text().then((text) => res.type('text/plain; version=0.0.4').send(text));
+          });
+        },
       );
       const requireAudit = (): AuditService => {
         if (audit === null) {
@@ -149,13 +182,19 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const broadcaster = new Broadcaster(ioServer, redis);
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
-      audit = new AuditService(auditRepo, activity, logger);
+      audit = new AuditService(auditRepo, activity, logger, databaseCondition);
       const jobs = new JobService({ control, jobs: jobRepo, dashboard, broadcaster, activity, logger });
       const presets = new PresetChanges({ dashboard, jobs, broadcaster });
       const snapshots = new SnapshotService({ dashboard, logs, broadcaster });
+      const alerts = createAlerting({
+        config, db: database, redis, state, dashboard, logger,
+        broadcast: { firing: (firing) => broadcaster.broadcast('alerts:firing', { firing }), delivery: (delivery) => broadcaster.broadcast('alerts:delivery', { delivery }) },
+      });
+      alerting = alerts;
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
-        users: new UsersService(users, auth), auth, sessions, audit: auditRepo,
+        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity,
+        ...alerts.handlers,
       });
       await shareSettings(redis, dashboard.settings());
       await control.init((update) => void jobs.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
@@ -166,7 +205,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const socketLog = logger.child({ module: 'socket' });
       ioServer.on('connection', (socket) => {
         socket.on('disconnect', () => handshake.release(socket));
-        attachRequestHandlers(socket, { handlers, auth, audit: requireAudit(), limit, log: socketLog });
+        attachRequestHandlers(socket, { handlers, auth, audit: requireAudit(), limit, log: socketLog, database: databaseCondition });
         void snapshots
           .snapshot(socket.data.identity)
           .then((snapshot) => socket.emit('snapshot', { type: 'broadcast', event: 'snapshot', data: snapshot, seq: snapshot.cursors.eventSeq, timestamp: Date.now() }))
@@ -174,9 +213,13 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       });
 
       const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, logger, offlineAfterMs: config.nodeOfflineAfterMs });
-      consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger);
+      consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger, {
+        onFailure: (err) => databaseCondition.failed(err, 'stream ingest') !== null,
+        onSuccess: () => databaseCondition.succeeded(),
+      });
       await consumer.init();
       consumer.start(ingest.handle);
+      alerts.start();
 
       // What happened while no gateway listened: the node's last reported state, and the outcome
       // of every job still recorded as queued. Then the same checks run periodically: overdue jobs
@@ -207,6 +250,8 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           jobRepo.prune(7 * DAY);
           auth.pruneSessions();
           auditRepo.prune(config.auth.auditRetentionMs);
+          alerts.prune();
+          apiActivity.prune(config.api.activityRetentionMs);
         } catch (err) {
           logger.warn('pruning failed', errorMeta(err));
         }
@@ -235,10 +280,13 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       }
       stopProxies();
       http?.close();
+      apiWriter?.flush();
+      upstream?.close();
       await consumer?.stop();
       if (io !== null) {
         await io.close().catch(() => undefined);
       }
+      await alerting?.close();
       await control?.close();
       for (const client of redisClients) {
         client.disconnect();

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AuthMode, DEFAULT_SERVER_CONFIG, GpuLayersSchema, NODE_OFFLINE_AFTER_MS, UsernameSchema, type ServerConfig } from '@llamaproxy/shared';
-import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, parseEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 const EnvSchema = z.object({
   REDIS_URL: z.string().url(),
@@ -59,9 +59,25 @@ const EnvSchema = z.object({
   LLAMA_MODELS_AUTOLOAD: envBool(DEFAULT_SERVER_CONFIG.autoload),
   /** No secret flags (`--api-key`, `--hf-token`): the supervisor refuses them too. */
   LLAMA_EXTRA_ARGS: envLlamaExtraArgs(),
+  /** llama-server's router as the gateway reaches it (the `/v1` endpoint forwards there). */
+  LLAMA_SERVER_URL: z.string().url().default('http://supervisor:8080'),
+  /** Largest `/v1` request body (MiB); images in a multimodal chat are base64 inside it. */
+  API_MAX_BODY_MB: envInt(16, 1, 1024),
+  /** `/v1` requests per model per replica, waiting and running together; beyond, 429. */
+  API_MODEL_CONCURRENCY: envInt(10, 1, 100_000),
+  /** How long `/v1` activity records are kept. */
+  API_ACTIVITY_RETENTION_DAYS: envInt(90, 1, 36_500),
   METRICS_RETENTION_PRUNE_MS: envInt(60_000, 100),
   /** A supervisor node not heard from for this long is shown offline (it reports every 10 s). */
   NODE_OFFLINE_AFTER_MS: envInt(NODE_OFFLINE_AFTER_MS, 1000),
+  /** How often the alert rules are evaluated (by the one replica holding the alert lease). */
+  ALERTS_EVAL_INTERVAL_MS: envInt(5000, 100, 600_000),
+  /** Attempts per notification (the first included), with exponential backoff from ALERTS_RETRY_BACKOFF_MS. */
+  ALERTS_RETRY_ATTEMPTS: envInt(6, 1, 50),
+  ALERTS_RETRY_BACKOFF_MS: envInt(5000, 10, 3_600_000),
+  ALERTS_HISTORY_DAYS: envInt(30, 1, 3650),
+  /** The dashboard's public URL, linked from notifications (optional). */
+  DASHBOARD_URL: z.string().url().optional(),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
 });
@@ -81,6 +97,8 @@ export interface AuthConfig {
 }
 
 export interface GatewayConfig {
+  /** The `/v1` endpoint: where it forwards, with which key, the keys from the environment, its limits. */
+  api: { llamaUrl: string; llamaApiKey: string | null; environmentKeys: string[]; maxBodyBytes: number; modelConcurrency: number; activityRetentionMs: number };
   redisUrl: string;
   host: string;
   port: number;
@@ -94,6 +112,7 @@ export interface GatewayConfig {
   initialServerConfig: ServerConfig;
   pruneIntervalMs: number;
   nodeOfflineAfterMs: number;
+  alerts: { evalIntervalMs: number; retryAttempts: number; retryBackoffMs: number; historyDays: number; metricsStaleMs: number; dashboardUrl: string | null };
   log: { level: string; format: 'json' | 'pretty' | undefined };
 }
 
@@ -143,8 +162,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       autoload: e.LLAMA_MODELS_AUTOLOAD,
       extraArgs: e.LLAMA_EXTRA_ARGS,
     },
+    api: {
+      llamaUrl: e.LLAMA_SERVER_URL.replace(/\/+$/, ''),
+      llamaApiKey: readSecretEnv('gateway', 'LLAMA_API_KEY', LlamaApiKeySchema, env),
+      environmentKeys: environmentApiKeys(env),
+      maxBodyBytes: e.API_MAX_BODY_MB * 1024 * 1024,
+      modelConcurrency: e.API_MODEL_CONCURRENCY,
+      activityRetentionMs: e.API_ACTIVITY_RETENTION_DAYS * 86_400_000,
+    },
     pruneIntervalMs: e.METRICS_RETENTION_PRUNE_MS,
     nodeOfflineAfterMs: e.NODE_OFFLINE_AFTER_MS,
+    alerts: {
+      evalIntervalMs: e.ALERTS_EVAL_INTERVAL_MS,
+      retryAttempts: e.ALERTS_RETRY_ATTEMPTS,
+      retryBackoffMs: e.ALERTS_RETRY_BACKOFF_MS,
+      historyDays: e.ALERTS_HISTORY_DAYS,
+      // A sample older than this (the collector reports every few seconds) is not judged by.
+      metricsStaleMs: 5 * 60_000,
+      dashboardUrl: e.DASHBOARD_URL ?? null,
+    },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
   };
 }
@@ -180,4 +216,22 @@ function normalizeOrigin(value: string): string {
   } catch {
     throw new ConfigError('gateway', [{ key: 'ALLOWED_ORIGINS', message: `"${value}" is not an origin like https://dash.example.com` }]);
   }
+}
+
+/** One key of `API_KEYS`: printable ASCII without spaces or commas, at least 16 characters. */
+const EnvironmentApiKeySchema = z.string().min(16, 'each key at least 16 characters (e.g. `openssl rand -hex 32`)').max(512).regex(/^[\x21-\x2b\x2d-\x7e]+$/, 'printable ASCII without spaces or commas');
+
+/** `API_KEYS` (or the file `API_KEYS_FILE`): comma- or line-separated keys for the `/v1` endpoint. */
+function environmentApiKeys(env: NodeJS.ProcessEnv): string[] {
+  const raw = readSecretEnv('gateway', 'API_KEYS', z.string().min(1), env);
+  if (raw === null) {
+    return [];
+  }
+  const keys = raw.split(/[,\n]/).map((k) => k.trim()).filter((k) => k.length > 0);
+  const bad = keys.map((k) => EnvironmentApiKeySchema.safeParse(k)).find((r) => !r.success);
+  if (bad !== undefined && !bad.success) {
+    // The message describes the rule, never the key.
+    throw new ConfigError('gateway', [{ key: env.API_KEYS_FILE ? 'API_KEYS_FILE' : 'API_KEYS', message: bad.error.issues[0]?.message ?? 'invalid key' }]);
+  }
+  return [...new Set(keys)];
 }

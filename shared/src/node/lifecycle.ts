@@ -1,5 +1,6 @@
 import { watchEventLoop } from './event-loop.js';
 import { errorMeta, type Logger } from './logger.js';
+import { logVitals, vitalsIntervalMs } from './vitals.js';
 
 export interface ServiceApp {
   start(): Promise<void>;
@@ -18,17 +19,22 @@ export interface RunServiceOptions {
 /**
  * The entry point every service shares: compose, start, and one idempotent shutdown for SIGTERM
  * and SIGINT with a hard deadline. A failure to start exits with code 1 and one JSON line.
- * Once started, an event-loop watchdog logs `event loop stalled` (warn) for any delay over 100 ms.
+ * Once started, an event-loop watchdog logs `event loop stalled` (warn) for any delay over 100 ms,
+ * and with `VITALS_INTERVAL_MS` set (off by default) a `vitals` info line (heap, active handles)
+ * is logged that often, for soak runs.
  */
 export function runService(options: RunServiceOptions): void {
   const bootstrap = async (): Promise<void> => {
     const { app, logger } = options.create();
+    const vitalsMs = vitalsIntervalMs(options.service);
     let stopping: Promise<void> | null = null;
     let stopWatchdog: (() => void) | null = null;
+    let stopVitals: (() => void) | null = null;
     const shutdown = (signal: string): Promise<void> => {
       stopping ??= (async () => {
         logger.info('shutting down', { signal });
         stopWatchdog?.();
+        stopVitals?.();
         const hard = setTimeout(() => {
           logger.error('shutdown deadline passed; exiting');
           process.exit(1);
@@ -51,6 +57,9 @@ export function runService(options: RunServiceOptions): void {
     await app.start();
     if (stopping === null) {
       stopWatchdog = watchEventLoop(logger.child({ module: 'event-loop' }));
+      if (vitalsMs > 0) {
+        stopVitals = logVitals(logger.child({ module: 'vitals' }), vitalsMs);
+      }
     }
   };
   bootstrap().catch((err: unknown) => {

@@ -74,6 +74,7 @@ async function main(): Promise<void> {
     url = `http://localhost:${webPort}/`;
   }
   log(`dashboard: ${url}`);
+  log(`OpenAI-compatible endpoint: ${url.split(' ')[0]}v1 (create a key on the API keys page; curl ${url.split(' ')[0]}v1/models -H "Authorization: Bearer <key>")`);
   log(`sign in as ${env.ADMIN_USERNAME ?? 'admin'} / ${adminPassword} (first run of this data directory; set ADMIN_PASSWORD to choose)`);
   log('press Ctrl+C to stop everything');
 

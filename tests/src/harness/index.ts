@@ -9,3 +9,4 @@ export * from './streams.js';
 export * from './provided.js';
 export * from './socket-client.js';
 export * from './expect.js';
+export * from './alert-receivers.js';

@@ -192,4 +192,96 @@ export const MIGRATIONS: readonly string[] = [
     skipped TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  /* The /v1 endpoint: API keys and the activity of every request (never prompts or outputs) */ `
+  -- Only the SHA-256 of a key is stored: keys are 256 random bits, so a fast hash is as strong as
+  -- a slow one against guessing, and every request can check its key with one indexed lookup.
+  CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    user_id TEXT REFERENCES users (id) ON DELETE CASCADE,
+    -- JSON array of model ids; NULL: every model.
+    models TEXT,
+    expires_at INTEGER,
+    requests_per_minute INTEGER,
+    tokens_per_minute INTEGER,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    revoked_at INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX api_keys_user ON api_keys (user_id);
+
+  CREATE TABLE api_requests (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    key_id TEXT,
+    key_name TEXT,
+    user_id TEXT,
+    username TEXT,
+    model TEXT,
+    endpoint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    stream INTEGER NOT NULL,
+    prompt_tokens INTEGER,
+    cached_tokens INTEGER,
+    completion_tokens INTEGER,
+    ttft_ms REAL,
+    tokens_per_sec REAL,
+    duration_ms REAL NOT NULL,
+    address TEXT,
+    error TEXT
+  );
+  CREATE INDEX api_requests_ts ON api_requests (ts);
+  CREATE INDEX api_requests_model_id ON api_requests (model, id);
+  CREATE INDEX api_requests_key_id ON api_requests (key_id, id);
+  CREATE INDEX api_requests_user_id ON api_requests (user_id, id);
+  CREATE INDEX api_requests_status_id ON api_requests (status, id);
+  `,
+  /* 7: alerts: notification channels, rules and the delivery history */ `
+  -- Channels: settings are shown to admins, secrets (URLs, tokens, passwords) never leave the gateway.
+  -- The health columns say how its deliveries went lately (a failing channel is shown as such).
+  CREATE TABLE alert_channels (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    enabled INTEGER NOT NULL,
+    settings TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    consecutive_failures INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    last_success_at INTEGER,
+    last_failure_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- One row per rule (built-in rules are written on first read), the rule as JSON.
+  CREATE TABLE alert_rules (
+    id TEXT PRIMARY KEY,
+    rule TEXT NOT NULL,
+    builtin INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+
+  -- One row per notification and channel: written before the job is queued (the unique key makes a
+  -- repeated evaluation queue nothing), updated by the worker after every attempt.
+  CREATE TABLE alert_deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    rule_name TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    channel_id TEXT NOT NULL,
+    channel_name TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'retrying', 'delivered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (message_id, channel_id)
+  );
+  CREATE INDEX alert_deliveries_ts ON alert_deliveries (ts);
+  `,
 ];

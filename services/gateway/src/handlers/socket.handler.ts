@@ -19,6 +19,7 @@ import {
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import type { GatewayConfig } from '../config.js';
+import type { DatabaseCondition } from '../db/database-errors.js';
 import type { AuditService } from '../services/audit.service.js';
 import type { AuthService } from '../services/auth.service.js';
 import { originAllowed } from '../services/origin-policy.js';
@@ -170,6 +171,8 @@ export interface RequestHandlingDeps {
   audit: AuditService;
   limit: (socket: AppSocket) => Promise<number | null>;
   log: Logger;
+  /** Turns SQLite failures about the database (disk full, I/O) into DATABASE_ERROR, logged once per condition. */
+  database: DatabaseCondition;
 }
 
 /**
@@ -180,7 +183,7 @@ export interface RequestHandlingDeps {
  * request unanswered.
  */
 export function attachRequestHandlers(socket: AppSocket, deps: RequestHandlingDeps): void {
-  const { handlers, auth, audit, limit, log } = deps;
+  const { handlers, auth, audit, limit, log, database } = deps;
   const reply = (event: string, response: ResponseEnvelope, ack: Ack | undefined): void => {
     if (ack) {
       ack(response);
@@ -229,7 +232,7 @@ export function attachRequestHandlers(socket: AppSocket, deps: RequestHandlingDe
       reply(event, okResponse(event, data, requestId), ack);
       await audited('ok', null, parsed.data);
     } catch (err) {
-      const info = toErrorInfo(err);
+      const info = database.failed(err, event)?.toInfo() ?? toErrorInfo(err);
       if (info.code === ErrorCode.INTERNAL) {
         log.error('request failed', { event, error: (err as Error).message, stack: (err as Error).stack });
       }
@@ -263,7 +266,7 @@ function targetOf(payload: unknown): string | null {
     return null;
   }
   const p = payload as Record<string, unknown>;
-  for (const key of ['modelId', 'username', 'userId', 'handle']) {
+  for (const key of ['modelId', 'username', 'userId', 'handle', 'keyId']) {
     const value = p[key];
     if (typeof value === 'string') {
       return value.slice(0, 256);

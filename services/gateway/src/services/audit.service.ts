@@ -1,5 +1,6 @@
 import { redactSecrets, type AuditOutcome, type ConnectionIdentity } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
+import type { DatabaseCondition } from '../db/database-errors.js';
 import type { AuditRepository } from '../repositories/audit.repository.js';
 import type { ActivityLog } from './activity-log.js';
 
@@ -30,10 +31,14 @@ export class AuditService {
   private readonly activity: ActivityLog;
   private readonly log: Logger;
 
-  constructor(repo: AuditRepository, activity: ActivityLog, logger: Logger) {
+  private readonly database: DatabaseCondition | undefined;
+
+  /** `database`: when given, a full disk is logged once by it rather than once per record. */
+  constructor(repo: AuditRepository, activity: ActivityLog, logger: Logger, database?: DatabaseCondition) {
     this.repo = repo;
     this.activity = activity;
     this.log = logger.child({ module: 'audit' });
+    this.database = database;
   }
 
   async record(input: AuditInput): Promise<void> {
@@ -56,8 +61,11 @@ export class AuditService {
       const level = input.outcome === 'ok' ? 'info' : 'warn';
       const line = `${who} ${input.event}${input.target === null ? '' : ` ${input.target}`}: ${input.outcome}${input.errorCode === null ? '' : ` (${input.errorCode})`}`;
       await this.activity.record(level, line, null, 'audit');
+      this.database?.succeeded();
     } catch (err) {
-      this.log.warn('audit record not stored', { event: input.event, error: (err as Error).message });
+      if ((this.database?.failed(err, `audit of ${input.event}`) ?? null) === null) {
+        this.log.warn('audit record not stored', { event: input.event, error: (err as Error).message });
+      }
     }
   }
 }

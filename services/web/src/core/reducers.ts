@@ -137,5 +137,9 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { preset: { preset: envelope.data.preset, ini: envelope.data.ini }, revisions: withRevision(state.revisions, 'preset', envelope.data.revision) };
     case 'nodes:status':
       return { nodes: upsertNode(state.nodes, envelope.data.node) };
+    case 'alerts:firing':
+      return { alertsFiring: envelope.data.firing };
+    case 'alerts:delivery':
+      return { alertDelivery: envelope.data.delivery };
   }
 }

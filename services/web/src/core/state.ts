@@ -1,5 +1,7 @@
 import type {
   BroadcastData,
+  DeliveryView,
+  FiringAlert,
   ConnectionIdentity,
   DashboardSettings,
   DocumentRevisions,
@@ -57,6 +59,10 @@ export interface AppState {
   jobs: Record<string, JobState>;
   /** Not part of the snapshot: filled by `presets:get` and kept by `presets:updated`. */
   preset: PresetState | null;
+  /** Alerts firing now, from the last `alerts:firing` broadcast (null until one arrived: the Alerts page asks). */
+  alertsFiring: FiringAlert[] | null;
+  /** The newest delivery that changed (`alerts:delivery`), for the Alerts page's history. */
+  alertDelivery: DeliveryView | null;
 }
 
 export const LIMITS = {
@@ -82,5 +88,7 @@ export function initialState(): AppState {
     logs: [],
     jobs: {},
     preset: null,
+    alertsFiring: null,
+    alertDelivery: null,
   };
 }

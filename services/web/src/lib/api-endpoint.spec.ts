@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import type { ActivityRecord } from '@llamaproxy/shared';
+import { activityCsv, ChatStreamReader, chatBody, curlCommand, mergeNewer } from './api-endpoint.js';
+
+const REQUEST = { model: 'tiny', system: '', user: "it's me", temperature: 0.7, topP: 0.9, maxTokens: 64 };
+
+const record = (id: number, extra: Partial<ActivityRecord> = {}): ActivityRecord => ({
+  id, ts: 0, keyId: 'k', keyName: 'key', userId: 'u', username: 'ann', model: 'tiny', endpoint: '/chat/completions', status: 200, stream: true,
+  promptTokens: 3, cachedTokens: 0, completionTokens: 5, ttftMs: 12.3456, tokensPerSec: 100, durationMs: 50, address: '::1', error: null, ...extra,
+});
+
+describe(ChatStreamReader.name, () => {
+  it('returns deltas of complete events only, across chunk boundaries', () => {
+    const sut = new ChatStreamReader();
+    const event = (c: string): string => `data: ${JSON.stringify({ choices: [{ delta: { content: c } }] })}\n\n`;
+    const all = event('Hel') + event('lo') + 'data: [DONE]\n\n';
+    const cut = 20;
+    expect(sut.push(all.slice(0, cut))).toEqual([]);
+    expect(sut.push(all.slice(cut))).toEqual(['Hel', 'lo']);
+  });
+});
+
+describe('chatBody and curlCommand', () => {
+  it('omits an empty system prompt and always streams', () => {
+    expect(chatBody(REQUEST)).toEqual({ model: 'tiny', messages: [{ role: 'user', content: "it's me" }], temperature: 0.7, top_p: 0.9, max_tokens: 64, stream: true });
+    expect((chatBody({ ...REQUEST, system: 'be brief' }).messages as unknown[])[0]).toEqual({ role: 'system', content: 'be brief' });
+  });
+
+  it('quotes the body for a POSIX shell and leaves the key as a variable', () => {
+    const cmd = curlCommand('https://dash.example/v1/', REQUEST);
+    expect(cmd).toContain("curl -N 'https://dash.example/v1/chat/completions'");
+    expect(cmd).toContain('"Authorization: Bearer $LLAMAPROXY_API_KEY"');
+    expect(cmd).toContain(`it'\\''s me`);
+  });
+});
+
+describe('activityCsv and mergeNewer', () => {
+  it('writes a header and one line per record, neutralising formulas', () => {
+    const csv = activityCsv([record(1, { error: '=cmd()' })]).trim().split('\n');
+    expect(csv).toHaveLength(2);
+    expect(csv[0]).toMatch(/^id,ts,keyId/);
+    expect(csv[1]).toContain(",'=cmd()");
+    expect(csv[1]).toContain('12.346');
+  });
+
+  it('puts newer records first without duplicates', () => {
+    expect(mergeNewer([record(2), record(1)], [record(3), record(2)]).map((r) => r.id)).toEqual([3, 2, 1]);
+  });
+});

@@ -1,0 +1,90 @@
+import type { ActivityRecord } from '@llamaproxy/shared';
+
+/** What the playground sends: the model, the prompts and the sampling settings. */
+export interface PlaygroundRequest {
+  model: string;
+  system: string;
+  user: string;
+  temperature: number;
+  topP: number;
+  maxTokens: number;
+}
+
+/** The `/v1/chat/completions` body of a playground request (always streamed). */
+export function chatBody(r: PlaygroundRequest): Record<string, unknown> {
+  const messages = [...(r.system.trim() === '' ? [] : [{ role: 'system', content: r.system }]), { role: 'user', content: r.user }];
+  return { model: r.model, messages, temperature: r.temperature, top_p: r.topP, max_tokens: r.maxTokens, stream: true };
+}
+
+/** `'it''s'` quoting for a POSIX shell. */
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The same request as a curl command against `endpoint` (the dashboard's `/v1` URL), with a key placeholder. */
+export function curlCommand(endpoint: string, r: PlaygroundRequest): string {
+  return [
+    `curl -N ${shellQuote(`${endpoint.replace(/\/$/, '')}/chat/completions`)}`,
+    // Double quotes: the shell fills in the key from the variable.
+    '  -H "Authorization: Bearer $LLAMAPROXY_API_KEY"',
+    `  -H 'Content-Type: application/json'`,
+    `  -d ${shellQuote(JSON.stringify(chatBody(r)))}`,
+  ].join(' \\\n');
+}
+
+/**
+ * Reads an OpenAI chat stream (SSE) as it arrives: `push` takes decoded text and returns the
+ * content deltas of the complete events in it; partial lines wait for the next chunk.
+ */
+export class ChatStreamReader {
+  private pending = '';
+
+  push(text: string): string[] {
+    this.pending += text;
+    const out: string[] = [];
+    let nl = this.pending.indexOf('\n');
+    while (nl >= 0) {
+      const line = this.pending.slice(0, nl).trim();
+      this.pending = this.pending.slice(nl + 1);
+      nl = this.pending.indexOf('\n');
+      if (!line.startsWith('data:')) {
+        continue;
+      }
+      const data = line.slice(5).trim();
+      if (data === '[DONE]') {
+        continue;
+      }
+      try {
+        const delta = (JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] }).choices?.[0]?.delta?.content;
+        if (typeof delta === 'string' && delta !== '') {
+          out.push(delta);
+        }
+      } catch {
+        // Not JSON: skipped.
+      }
+    }
+    return out;
+  }
+}
+
+const CSV_COLUMNS = [
+  'id', 'ts', 'keyId', 'keyName', 'username', 'model', 'endpoint', 'status', 'stream', 'promptTokens', 'cachedTokens',
+  'completionTokens', 'ttftMs', 'tokensPerSec', 'durationMs', 'address', 'error',
+] as const satisfies readonly (keyof ActivityRecord)[];
+
+const csvCell = (v: string | number | boolean | null): string => {
+  const s = v === null ? '' : typeof v === 'number' ? String(Math.round(v * 1000) / 1000) : String(v);
+  // A leading = + - @ would be a formula in a spreadsheet: quoted with a leading apostrophe.
+  const safe = /^[=+\-@]/.test(s) && typeof v !== 'number' ? `'${s}` : s;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+};
+
+/** The activity records as CSV (header first; time as ISO 8601). */
+export function activityCsv(records: readonly ActivityRecord[]): string {
+  const rows = records.map((r) => CSV_COLUMNS.map((c) => csvCell(c === 'ts' ? new Date(r.ts).toISOString() : r[c])).join(','));
+  return [CSV_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
+/** New records (newest first) put before what the table shows, without duplicates, capped. */
+export function mergeNewer(shown: readonly ActivityRecord[], newer: readonly ActivityRecord[], cap = 1000): ActivityRecord[] {
+  const known = new Set(shown.map((r) => r.id));
+  return [...newer.filter((r) => !known.has(r.id)), ...shown].slice(0, cap);
+}

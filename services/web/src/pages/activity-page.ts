@@ -1,0 +1,208 @@
+import type { ActivityRecord, UsageRow } from '@llamaproxy/shared';
+import { Component, type EventMap } from '../core/component.js';
+import type { AppContext } from '../core/context.js';
+import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
+import { KeyedList } from '../core/keyed-list.js';
+import { errorMessage } from '../core/transport.js';
+import { activityCsv, mergeNewer } from '../lib/api-endpoint.js';
+import { downloadText, fileStamp } from '../lib/download.js';
+import { formatDateTime, formatInt, formatRate } from '../lib/format.js';
+
+const PAGE = 200;
+const REFRESH_MS = 2000;
+const DAY = 86_400_000;
+
+const ms = (v: number | null): string => (v === null ? '—' : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(2)} s`);
+
+/** One request: time, who, model, endpoint, status, tokens, TTFT, speed, duration; details on click. */
+class ActivityRow extends Component<ActivityRecord> {
+  protected override render(): HTMLElement {
+    return h(
+      'tr',
+      { 'data-id': this.props.id, tabindex: 0, 'data-action': 'details' },
+      h('td', { class: 'time' }),
+      h('td', { class: 'who' }),
+      h('td', { class: 'model' }),
+      h('td', { class: 'endpoint hide-narrow' }),
+      h('td', null, h('span', { class: 'badge status' })),
+      h('td', { class: 'tokens' }),
+      h('td', { class: 'ttft hide-narrow' }),
+      h('td', { class: 'speed hide-narrow' }),
+      h('td', { class: 'duration' }),
+    );
+  }
+
+  protected override patch(): void {
+    const r = this.props;
+    const q = (s: string): HTMLElement => this.el.querySelector(s) as HTMLElement;
+    setText(q('.time'), formatDateTime(r.ts));
+    setText(q('.who'), r.keyName ?? (r.username === null ? '—' : `${r.username} (session)`));
+    setText(q('.model'), r.model ?? '—');
+    setText(q('.endpoint'), `${r.endpoint}${r.stream ? ' (stream)' : ''}`);
+    const status = q('.status');
+    setText(status, String(r.status));
+    status.dataset.tone = r.status >= 200 && r.status < 300 ? 'ok' : r.status === 499 ? 'busy' : 'bad';
+    setText(q('.tokens'), r.promptTokens === null && r.completionTokens === null ? '—' : `${formatInt(r.promptTokens)} → ${formatInt(r.completionTokens)}`);
+    setText(q('.ttft'), ms(r.ttftMs));
+    setText(q('.speed'), formatRate(r.tokensPerSec));
+    setText(q('.duration'), ms(r.durationMs));
+  }
+}
+
+/**
+ * Every request to the `/v1` endpoint, newest first, refreshed every two seconds while the page is
+ * open (admins see everyone's, others their own); filters by model, key and status; details of
+ * one request; CSV export of what is loaded; usage totals of the last 7 days per key, user, model.
+ */
+export class ActivityPage extends Component<AppContext> {
+  private records: ActivityRecord[] = [];
+  private filter: { model?: string; keyId?: string; status?: 'ok' | 'error' } = {};
+  private token = 0;
+  private rows!: KeyedList<ActivityRecord>;
+
+  protected override render(): HTMLElement {
+    const body = h('tbody');
+    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+    const page = h(
+      'div',
+      { class: 'page', 'data-page': 'activity' },
+      h(
+        'form',
+        { class: 'card activity-filter', novalidate: true, 'aria-label': 'Filter the activity' },
+        h(
+          'div',
+          { class: 'form-grid' },
+          field('Model', h('input', { id: 'activity-model', name: 'model', type: 'search', autocomplete: 'off', spellcheck: 'false' })),
+          field('Key id', h('input', { id: 'activity-key', name: 'keyId', type: 'search', autocomplete: 'off', spellcheck: 'false' })),
+          field('Status', h('select', { id: 'activity-status', name: 'status' }, h('option', { value: '' }, 'Any'), h('option', { value: 'ok' }, 'Succeeded'), h('option', { value: 'error' }, 'Failed'))),
+        ),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', class: 'button primary' }, 'Apply'),
+          h('span', { class: 'spacer' }),
+          h('span', { class: 'count muted', 'aria-live': 'polite' }),
+          h('button', { type: 'button', class: 'button', 'data-action': 'export' }, 'Export CSV'),
+        ),
+      ),
+      h('section', { class: 'card details', hidden: true, 'aria-label': 'Request details' }, h('h2', null, 'Request'), h('dl', { class: 'details-list' })),
+      h(
+        'section',
+        { class: 'card table-wrap', 'aria-label': 'Requests' },
+        h(
+          'table',
+          { class: 'table activity-table' },
+          h('thead', null, h('tr', null, ['Time', 'Key / user', 'Model', 'Endpoint', 'Status', 'Tokens in → out', 'TTFT', 'Speed', 'Duration'].map((label) => h('th', { scope: 'col', class: ['Endpoint', 'TTFT', 'Speed'].includes(label) ? 'hide-narrow' : null }, label)))),
+          body,
+        ),
+        h('p', { class: 'empty muted' }, 'Loading…'),
+        h('p', { class: 'problem form-problem', role: 'alert' }),
+      ),
+      h(
+        'section',
+        { class: 'card table-wrap', 'aria-label': 'Usage' },
+        h('h2', null, 'Usage, last 7 days'),
+        h('table', { class: 'table usage-table' }, h('thead', null, h('tr', null, ['Day', 'Key', 'User', 'Model', 'Requests', 'Errors', 'Prompt tokens', 'Generated tokens'].map((l) => h('th', { scope: 'col' }, l)))), h('tbody', { class: 'usage-body' })),
+      ),
+    );
+    this.rows = new KeyedList(body, (r) => String(r.id), (r) => new ActivityRow(r));
+    this.own(() => this.rows.clear());
+    return page;
+  }
+
+  protected override events(): EventMap {
+    return {
+      submit: (e) => {
+        e.preventDefault();
+        this.applyForm();
+      },
+      'change select': () => this.applyForm(),
+      'click [data-action="details"]': (_e, target) => this.details(Number(target.dataset.id)),
+      'click [data-action="export"]': () => downloadText(`llamaproxy-activity-${fileStamp()}.csv`, activityCsv(this.records), 'text/csv;charset=utf-8'),
+    };
+  }
+
+  protected override onMount(): void {
+    void this.reload();
+    void this.loadUsage();
+    this.every(REFRESH_MS, () => void this.refresh());
+  }
+
+  private applyForm(): void {
+    const form = this.el.querySelector('.activity-filter') as HTMLFormElement;
+    const value = (name: string): string => valueOf(form.elements.namedItem(name) as Element).trim();
+    const status = value('status');
+    this.filter = {
+      ...(value('model') === '' ? {} : { model: value('model') }),
+      ...(value('keyId') === '' ? {} : { keyId: value('keyId') }),
+      ...(status === 'ok' || status === 'error' ? { status } : {}),
+    };
+    void this.reload();
+  }
+
+  private async reload(): Promise<void> {
+    const token = ++this.token;
+    try {
+      const { records } = await this.props.store.request('activity:query', { ...this.filter, limit: PAGE });
+      if (token === this.token && !this.isDestroyed) {
+        this.records = records;
+        this.show();
+      }
+    } catch (error) {
+      this.show(`Loading the activity: ${errorMessage(error)}`);
+    }
+  }
+
+  /** Asks only for what is newer than the newest row shown. */
+  private async refresh(): Promise<void> {
+    const token = this.token;
+    const newest = this.records[0]?.id ?? 0;
+    try {
+      const { records } = await this.props.store.request('activity:query', { ...this.filter, afterId: newest, limit: PAGE });
+      if (token === this.token && !this.isDestroyed && records.length > 0) {
+        this.records = mergeNewer(this.records, records);
+        this.show();
+      }
+    } catch {
+      // The next tick tries again; the connection indicator tells about a lost socket.
+    }
+  }
+
+  private async loadUsage(): Promise<void> {
+    try {
+      const { rows } = await this.props.store.request('activity:usage', { from: Date.now() - 7 * DAY });
+      const cells = (u: UsageRow) => [u.day, u.keyName ?? (u.keyId === null ? 'session' : u.keyId), u.username ?? '—', u.model ?? '—', formatInt(u.requests), formatInt(u.errors), formatInt(u.promptTokens), formatInt(u.completionTokens)];
+      replaceChildren(this.el.querySelector('.usage-body') as HTMLElement, rows.map((u) => h('tr', null, cells(u).map((c) => h('td', null, c)))));
+    } catch (error) {
+      setText(this.el.querySelector('.problem') as HTMLElement, `Loading the usage: ${errorMessage(error)}`);
+    }
+  }
+
+  private details(id: number): void {
+    const r = this.records.find((x) => x.id === id);
+    const card = this.el.querySelector('.details') as HTMLElement;
+    if (r === undefined) {
+      card.hidden = true;
+      return;
+    }
+    const items: [string, string][] = [
+      ['Time', formatDateTime(r.ts)], ['Key', r.keyName === null ? '—' : `${r.keyName} (${r.keyId ?? ''})`], ['User', r.username ?? '—'],
+      ['Model', r.model ?? '—'], ['Endpoint', r.endpoint], ['Streamed', r.stream ? 'yes' : 'no'], ['Status', String(r.status)],
+      ['Prompt tokens', formatInt(r.promptTokens)], ['Cached tokens', formatInt(r.cachedTokens)], ['Generated tokens', formatInt(r.completionTokens)],
+      ['Time to first token', ms(r.ttftMs)], ['Speed', formatRate(r.tokensPerSec)], ['Duration', ms(r.durationMs)],
+      ['Client address', r.address ?? '—'], ['Error', r.error ?? '—'],
+    ];
+    replaceChildren(card.querySelector('dl') as HTMLElement, items.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+    card.hidden = false;
+  }
+
+  private show(problem = ''): void {
+    this.rows.reconcile(this.records);
+    const empty = this.el.querySelector('.empty') as HTMLElement;
+    empty.hidden = this.records.length > 0;
+    setText(empty, 'No request yet. Requests to /v1 appear here as they happen.');
+    setText(this.el.querySelector('.problem') as HTMLElement, problem);
+    setText(this.el.querySelector('.count') as HTMLElement, `${this.records.length} shown`);
+    (this.el.querySelector('[data-action="export"]') as HTMLButtonElement).disabled = this.records.length === 0;
+  }
+}

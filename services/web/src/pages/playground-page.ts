@@ -1,0 +1,179 @@
+import type { ModelView } from '@llamaproxy/shared';
+import { Component, type EventMap } from '../core/component.js';
+import type { AppContext } from '../core/context.js';
+import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
+import { needs } from '../core/permissions.js';
+import { errorMessage } from '../core/transport.js';
+import { ChatStreamReader, chatBody, curlCommand, type PlaygroundRequest } from '../lib/api-endpoint.js';
+import { formatRate } from '../lib/format.js';
+
+/**
+ * Try a model: system prompt, sampling settings, a prompt; the answer streams in from the
+ * dashboard's own `/v1/chat/completions` with the session cookie (no key needed), with live
+ * tokens per second (one streamed delta counts as one token). Stop aborts the request, which
+ * stops the generation in llama-server. "Copy as curl" gives the same request for a key.
+ */
+export class PlaygroundPage extends Component<AppContext> {
+  private controller: AbortController | null = null;
+  private readonly endpoint = new URL('v1', document.baseURI).href;
+
+  protected override render(): HTMLElement {
+    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+    return h(
+      'div',
+      { class: 'page', 'data-page': 'playground' },
+      h(
+        'form',
+        { class: 'card playground-form', novalidate: true, 'aria-label': 'Playground' },
+        h(
+          'div',
+          { class: 'form-grid' },
+          field('Model', h('select', { id: 'pg-model', name: 'model' })),
+          field('Temperature', h('input', { id: 'pg-temperature', name: 'temperature', type: 'number', min: 0, max: 2, step: 0.1, value: 0.7 })),
+          field('Top-p', h('input', { id: 'pg-top-p', name: 'topP', type: 'number', min: 0, max: 1, step: 0.05, value: 0.95 })),
+          field('Max tokens', h('input', { id: 'pg-max-tokens', name: 'maxTokens', type: 'number', min: 1, max: 32768, step: 1, value: 256 })),
+        ),
+        h('p', { class: 'model-state muted' }, h('span', { class: 'state-text' }), ' ', h('button', { type: 'button', class: 'button small', 'data-action': 'load', hidden: true, ...needs('models:load') }, 'Load')),
+        field('System prompt', h('textarea', { id: 'pg-system', name: 'system', rows: 2 })),
+        field('Prompt', h('textarea', { id: 'pg-user', name: 'user', rows: 4, required: true })),
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', class: 'button primary', 'data-action': 'run' }, 'Send'),
+          h('button', { type: 'button', class: 'button', 'data-action': 'stop', disabled: true }, 'Stop'),
+          h('span', { class: 'spacer' }),
+          h('span', { class: 'speed muted', 'aria-live': 'off' }),
+          h('button', { type: 'button', class: 'button', 'data-action': 'curl' }, 'Copy as curl'),
+        ),
+      ),
+      h('section', { class: 'card', 'aria-label': 'Answer' }, h('pre', { class: 'output', 'aria-live': 'polite' }), h('p', { class: 'problem form-problem', role: 'alert' })),
+    );
+  }
+
+  protected override events(): EventMap {
+    return {
+      submit: (e) => {
+        e.preventDefault();
+        void this.run();
+      },
+      'change select': () => this.showState(),
+      'click [data-action="stop"]': () => this.controller?.abort(),
+      'click [data-action="load"]': () => void this.load(),
+      'click [data-action="curl"]': () => {
+        const command = curlCommand(this.endpoint, this.request());
+        void navigator.clipboard?.writeText(command).then(() => this.props.toasts.success('curl command copied (set LLAMAPROXY_API_KEY)'));
+      },
+    };
+  }
+
+  protected override onMount(): void {
+    this.own(this.props.store.subscribe('models', (models) => this.showModels(models), true));
+    this.own(() => this.controller?.abort());
+  }
+
+  private showModels(models: readonly ModelView[]): void {
+    const select = this.el.querySelector('select[name="model"]') as HTMLSelectElement;
+    const current = select.value;
+    const ids = [...new Set(models.map((m) => m.id))].sort();
+    if (ids.join('\n') !== [...select.options].map((o) => o.value).join('\n')) {
+      replaceChildren(select, ids.map((id) => h('option', { value: id }, id)));
+      if (ids.includes(current)) {
+        select.value = current;
+      }
+    }
+    this.showState();
+  }
+
+  private showState(): void {
+    const id = (this.el.querySelector('select[name="model"]') as HTMLSelectElement).value;
+    const model = this.props.store.get('models').find((m) => m.id === id);
+    const status = model?.state.status ?? 'unknown';
+    setText(this.el.querySelector('.state-text') as HTMLElement, id === '' ? 'No model in the models folder.' : `State: ${status}`);
+    (this.el.querySelector('[data-action="load"]') as HTMLElement).hidden = status !== 'unloaded' && status !== 'error';
+  }
+
+  private async load(): Promise<void> {
+    const modelId = (this.el.querySelector('select[name="model"]') as HTMLSelectElement).value;
+    try {
+      await this.props.store.request('models:load', { modelId });
+      this.props.toasts.info(`Loading ${modelId}…`);
+    } catch (error) {
+      this.props.toasts.error(errorMessage(error));
+    }
+  }
+
+  private request(): PlaygroundRequest {
+    const form = this.el.querySelector('.playground-form') as HTMLFormElement;
+    const value = (name: string): string => valueOf(form.elements.namedItem(name) as Element);
+    const num = (name: string, fallback: number): number => (Number.isFinite(Number(value(name))) && value(name) !== '' ? Number(value(name)) : fallback);
+    return { model: value('model'), system: value('system'), user: value('user'), temperature: num('temperature', 0.7), topP: num('topP', 0.95), maxTokens: Math.round(num('maxTokens', 256)) };
+  }
+
+  private async run(): Promise<void> {
+    const request = this.request();
+    const output = this.el.querySelector('.output') as HTMLElement;
+    const problem = this.el.querySelector('.problem') as HTMLElement;
+    const speed = this.el.querySelector('.speed') as HTMLElement;
+    if (request.model === '' || request.user.trim() === '') {
+      setText(problem, 'Choose a model and write a prompt.');
+      return;
+    }
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.busy(true);
+    setText(output, '');
+    setText(problem, '');
+    setText(speed, '');
+    let text = '';
+    let tokens = 0;
+    let first = 0;
+    try {
+      const res = await fetch(`${this.endpoint}/chat/completions`, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(chatBody(request)),
+        signal: controller.signal,
+      });
+      if (!res.ok || res.body === null) {
+        const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+        throw new Error(body?.error?.message ?? `the endpoint answered ${res.status}`);
+      }
+      const reader = new ChatStreamReader();
+      const decoder = new TextDecoder();
+      const stream = res.body.getReader();
+      for (;;) {
+        const { done, value } = await stream.read();
+        if (done) {
+          break;
+        }
+        const deltas = reader.push(decoder.decode(value, { stream: true }));
+        if (deltas.length > 0) {
+          first ||= performance.now();
+          tokens += deltas.length;
+          text += deltas.join('');
+          setText(output, text);
+          const seconds = (performance.now() - first) / 1000;
+          setText(speed, seconds > 0 ? formatRate(tokens / seconds) : '');
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) {
+        setText(problem, errorMessage(error));
+      } else {
+        setText(problem, 'Stopped.');
+      }
+    } finally {
+      if (this.controller === controller) {
+        this.controller = null;
+        this.busy(false);
+      }
+    }
+  }
+
+  private busy(on: boolean): void {
+    (this.el.querySelector('[data-action="run"]') as HTMLButtonElement).disabled = on;
+    (this.el.querySelector('[data-action="stop"]') as HTMLButtonElement).disabled = !on;
+  }
+}
