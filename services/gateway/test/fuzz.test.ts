@@ -592,7 +592,9 @@ function productState(dbPath: string): Record<string, unknown[]> {
     return {
       users: all('SELECT id, username, password_hash, role, disabled, origin, created_at, updated_at FROM users ORDER BY id'),
       server_config: all('SELECT * FROM server_config'),
-      metadata: all('SELECT * FROM metadata ORDER BY key'),
+      // The alert engine keeps its own evaluation memory here, written on its timer whoever sends
+      // requests: not product state a request could change.
+      metadata: all("SELECT * FROM metadata WHERE key NOT LIKE 'alerts:engine%' ORDER BY key"),
       models: all('SELECT * FROM models ORDER BY node_id, id'),
       logs: all("SELECT * FROM logs WHERE source != 'audit' ORDER BY id"),
       metrics_points: all('SELECT * FROM metrics_points ORDER BY tier, series, bucket'),
