@@ -10,6 +10,8 @@ export const ErrorCode = {
   UNKNOWN_EVENT: 'UNKNOWN_EVENT',
   /** The caller's role does not allow this request. */
   FORBIDDEN: 'FORBIDDEN',
+  /** Allowed for the caller's own things only (an admin may act for anyone): e.g. another user's API key. */
+  OWNER_ONLY: 'OWNER_ONLY',
   /** The caller is not signed in, or their session ended. */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** Wrong user name or password (the same answer for both). */

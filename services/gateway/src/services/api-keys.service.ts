@@ -95,7 +95,7 @@ export class ApiKeysService {
   create(input: ApiKeyCreateInput, identity: ConnectionIdentity): { key: ApiKeyView; secret: string } {
     const ownerId = input.userId ?? identity.user?.id ?? null;
     if (ownerId !== (identity.user?.id ?? null) && identity.role !== 'admin') {
-      throw new AppError(ErrorCode.FORBIDDEN, 'only admins create keys for other users');
+      throw new AppError(ErrorCode.OWNER_ONLY, 'only admins create keys for other users');
     }
     if (input.expiresAt !== null && input.expiresAt <= this.now()) {
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'expiresAt: the expiry is in the past');
@@ -125,7 +125,7 @@ export class ApiKeysService {
   /** Revokes a key (its owner or an admin); it fails on every replica from the next request on. */
   revoke(keyId: string, identity: ConnectionIdentity): ApiKeyView {
     if (this.environment.some((k) => k.id === keyId)) {
-      throw new AppError(ErrorCode.FORBIDDEN, 'a key from the environment (API_KEYS) is removed there, not here');
+      throw new AppError(ErrorCode.VALIDATION_FAILED, 'a key from the environment (API_KEYS) is removed there, not here');
     }
     const key = this.repo.byId(keyId);
     if (key === null || (identity.role !== 'admin' && key.userId !== identity.user?.id)) {
