@@ -4,7 +4,7 @@
 # Starts a private dockerd (its own socket, exec root and data root, so it never meets a system
 # Docker), builds the base-image stand-ins (tests/stack/standins.sh), runs the stack test
 # (tests/stack/stack.test.ts: `docker-compose up -d --build` of docker-compose.yml with sign-in
-# (AUTH_MODE=local, the first admin from the environment), REDIS_PASSWORD and LLAMA_API_KEY set;
+# (AUTH_MODE=local, the first admin from the environment), LLAMA_API_KEY set, Redis with its generated password;
 # health, the dashboard, sign-in through the TLS recipe and the Socket.IO API with the session
 # cookie through the web container, a gateway restart, `down -v`), and stops dockerd by its PID on
 # success and on failure.

@@ -3,7 +3,8 @@
  * private one and builds the base-image stand-ins first):
  *
  *   docker-compose up -d --build of the real docker-compose.yml, signed in (AUTH_MODE=local, the
- *   first admin from the environment), with REDIS_PASSWORD and LLAMA_API_KEY set → every service
+ *   first admin from the environment), LLAMA_API_KEY set and no REDIS_PASSWORD (Redis generates
+ *   one into its volume, as on a fresh `docker compose up`) → every service
  *   healthy → the dashboard and its security headers through the published web port → Redis and
  *   llama-server refuse clients without their secrets → a socket without a session is refused →
  *   sign-in through deploy/reverse-proxy/nginx.conf over TLS (or the web container without nginx
@@ -38,7 +39,6 @@ const EXPECTED_UID: Record<(typeof SERVICES)[number], string> = {
 const MODEL = 'tiny-llama-a';
 /** The first admin, created by the gateway from ADMIN_USERNAME/ADMIN_PASSWORD. */
 const ADMIN = { username: 'stackadmin', password: `pw-${randomBytes(12).toString('hex')}` };
-const REDIS_PASSWORD = randomBytes(16).toString('hex');
 const LLAMA_API_KEY = `key-${randomBytes(16).toString('hex')}`;
 
 const log = (line: string): void => console.log(`[stack] ${line}`);
@@ -290,7 +290,6 @@ async function main(): Promise<number> {
       `AUTH_MODE=local`,
       `ADMIN_USERNAME=${ADMIN.username}`,
       `ADMIN_PASSWORD=${ADMIN.password}`,
-      `REDIS_PASSWORD=${REDIS_PASSWORD}`,
       `LLAMA_API_KEY=${LLAMA_API_KEY}`,
       '',
     ].join('\n'),
@@ -368,13 +367,21 @@ async function main(): Promise<number> {
       },
     },
     {
-      name: 'Redis and llama-server refuse clients without REDIS_PASSWORD and LLAMA_API_KEY',
+      name: 'Redis (with its generated password) and llama-server refuse clients without their secrets',
       fn: async () => {
         const redis = await stack.containerId('redis');
-        // REDISCLI_AUTH (the health check's password) removed: a client without the password.
         const anonymous = await run('docker', ['exec', redis, 'env', '-u', 'REDISCLI_AUTH', 'redis-cli', 'ping']);
         if (!`${anonymous.stdout}${anonymous.stderr}`.includes('NOAUTH')) {
           throw new Error(`redis-cli ping without the password answered "${anonymous.stdout}${anonymous.stderr}"`);
+        }
+        // No REDIS_PASSWORD in .env: Redis generated one (64 hex digits) that the services read.
+        const generated = (await must('docker', ['exec', redis, 'cat', '/data/.redis-password'])).trim();
+        if (!/^[0-9a-f]{64}$/.test(generated)) {
+          throw new Error('Redis did not generate a 64-hex-digit password into /data/.redis-password');
+        }
+        const authed = await must('docker', ['exec', '-e', `REDISCLI_AUTH=${generated}`, redis, 'redis-cli', 'ping']);
+        if (!authed.includes('PONG')) {
+          throw new Error(`redis-cli ping with the generated password answered "${authed}"`);
         }
         const supervisor = await stack.containerId('supervisor');
         const status = async (...headers: string[]): Promise<string> =>
