@@ -25,11 +25,14 @@ describe('fault: gateway killed and restarted', () => {
     const seen: number[] = snapshot.data.logs.map((e) => e.id);
     const liveIds = (c: TestClient): number[] => c.broadcasts('logs:entry').flatMap((e) => e.data.entries.map((entry) => entry.id));
 
-    // Log lines flow: llama-server's and the supervisor's output of a load (and an unload) ...
-    const load = expectOk(await client.request('models:load', { modelId: 'tiny-llama-a' })).job;
-    // ... and acknowledged writes, the last one just before the kill.
+    // Acknowledged writes: the configuration first, applied before the load below (applying it
+    // restarts llama-server, which would unload a model loaded before it) ...
     const config = expectOk(await client.request('config:get', {}));
     const configWrite = expectOk(await client.request('config:update', { config: { parallel: 2 }, revision: config.revision }));
+    await client.waitForBroadcast('jobs:progress', (e) => e.data.job.jobId === configWrite.job.jobId && e.data.state === 'completed', { timeoutMs: 30_000 });
+    // ... log lines flowing: llama-server's and the supervisor's output of a load (and an unload) ...
+    const load = expectOk(await client.request('models:load', { modelId: 'tiny-llama-a' })).job;
+    // ... and more writes, the last one just before the kill.
     let settingsRevision = expectOk(await client.request('models:settings:get', { modelId: 'tiny-llama-b' })).revision;
     for (const ctx of ['256', '320', '384']) {
       settingsRevision = expectOk(await client.request('models:settings:update', { modelId: 'tiny-llama-b', revision: settingsRevision, settings: { 'ctx-size': ctx } })).revision;
@@ -97,5 +100,6 @@ describe('fault: gateway killed and restarted', () => {
     } finally {
       db.close();
     }
-  });
+    // Longer than the sum of the waits above, so a failure names the step that did not happen.
+  }, 200_000);
 });
