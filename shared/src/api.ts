@@ -251,9 +251,19 @@ export interface ConnectionIdentity {
   role: Role;
 }
 
+/** A file in a node's models directory that the catalogue scan passed over (a dangling link, ...). */
+export interface SkippedFile {
+  nodeId: string;
+  /** Relative to the models directory. */
+  path: string;
+  reason: string;
+}
+
 export interface Snapshot {
   identity: ConnectionIdentity;
   models: ModelView[];
+  /** Files of the models directories that are not models, and why (from each node's last scan). */
+  skipped: SkippedFile[];
   llama: LlamaStatus[];
   config: ServerConfig;
   settings: DashboardSettings;
@@ -325,7 +335,7 @@ export type ResponseEnvelope<E extends RequestEvent = RequestEvent> =
 
 /** What the server pushes to every client. */
 export interface BroadcastData {
-  'models:list': { models: ModelView[] };
+  'models:list': { models: ModelView[]; skipped?: SkippedFile[] };
   'models:status': { nodeId: string; model: ModelState };
   'llama:status': { status: LlamaStatus };
   'metrics:update': { sample: MetricsSample };

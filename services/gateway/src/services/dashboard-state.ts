@@ -21,6 +21,7 @@ import {
   type PresetDocument,
   type Revisioned,
   type ServerConfig,
+  type SkippedFile,
 } from '@llamaproxy/shared';
 import type { CatalogueInfo, ModelRepository } from '../repositories/model.repository.js';
 import type { StateRepository } from '../repositories/state.repository.js';
@@ -311,6 +312,11 @@ export class DashboardState {
   /** Per node, the directory entries its last catalogue skipped (dangling links), with why. */
   catalogueInfos(): CatalogueInfo[] {
     return this.models.catalogueInfos();
+  }
+
+  /** What every node's last scan passed over, for the Models page. */
+  skippedFiles(): SkippedFile[] {
+    return this.catalogueInfos().flatMap((c) => c.skipped.map((entry) => ({ nodeId: c.nodeId, path: entry.path, reason: entry.reason })));
   }
 
   /** Models as the dashboard shows them: catalogue, live state and preset settings. */

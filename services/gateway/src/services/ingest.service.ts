@@ -185,7 +185,7 @@ export class IngestService {
           // One list per batch is enough: it is read after every change was stored.
           if (!listSent) {
             listSent = true;
-            await broadcaster.broadcast('models:list', { models: dashboard.modelViews() });
+            await broadcaster.broadcast('models:list', { models: dashboard.modelViews(), skipped: dashboard.skippedFiles() });
           }
           break;
         case 'node':

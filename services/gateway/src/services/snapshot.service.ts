@@ -37,6 +37,7 @@ export class SnapshotService {
     return {
       identity,
       models: d.modelViews(),
+      skipped: d.skippedFiles(),
       llama: d.llamaStatuses(),
       config: d.serverConfig(),
       settings: d.settings(),

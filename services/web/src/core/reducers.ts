@@ -78,6 +78,7 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
     settings: snapshot.settings,
     revisions: snapshot.revisions,
     nodes: snapshot.nodes,
+    skipped: snapshot.skipped,
     logs,
   };
   if (snapshot.metrics !== null) {
@@ -110,7 +111,7 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
     case 'snapshot':
       return snapshotPatch(state, envelope.data, false);
     case 'models:list':
-      return { models: envelope.data.models };
+      return envelope.data.skipped === undefined ? { models: envelope.data.models } : { models: envelope.data.models, skipped: envelope.data.skipped };
     case 'models:status':
       return { models: applyModelState(state.models, envelope.data.nodeId, envelope.data.model) };
     case 'llama:status':

@@ -10,6 +10,7 @@ import type {
   MetricsSample,
   ModelView,
   NodeView,
+  SkippedFile,
   PresetDocument,
   ServerConfig,
 } from '@llamaproxy/shared';
@@ -51,6 +52,8 @@ export interface AppState {
   revisions: DocumentRevisions | null;
   /** Supervisor nodes and whether they are heard from. */
   nodes: NodeView[];
+  /** Files of the models directories that the scan passed over, and why. */
+  skipped: SkippedFile[];
   metrics: MetricsSample | null;
   /** The latest samples, oldest first, for the dashboard's small charts. */
   recentMetrics: MetricsSample[];
@@ -83,6 +86,7 @@ export function initialState(): AppState {
     settings: null,
     revisions: null,
     nodes: [],
+    skipped: [],
     metrics: null,
     recentMetrics: [],
     logs: [],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { companionFacts, modelFacts, shardsText } from './model-facts.js';
+import type { SkippedFile } from '@llamaproxy/shared';
+import { companionFacts, modelFacts, shardsText, skippedLine, skippedSummary } from './model-facts.js';
 
 describe(shardsText.name, () => {
   it.each([
@@ -26,5 +27,23 @@ describe(companionFacts.name, () => {
 describe(modelFacts.name, () => {
   it('lists the split set first, then the companions', () => {
     expect(modelFacts({ mmproj: 'p.gguf', draft: null, split: { count: 2, present: [1, 2] } })).toEqual(['2 shards', 'projector p.gguf']);
+  });
+});
+
+describe(skippedSummary.name, () => {
+  const entry = (nodeId: string, path: string): SkippedFile => ({ nodeId, path, reason: 'dangling symlink' });
+
+  it.each([
+    [[], null],
+    [[entry('n1', 'a.gguf')], '1 file in the models directory skipped by the scan'],
+    [[entry('n1', 'a.gguf'), entry('n1', 'b.gguf')], '2 files in the models directory skipped by the scan'],
+    [[entry('n2', 'a.gguf'), entry('n1', 'b.gguf')], '2 files in the models directories of n1, n2 skipped by the scan'],
+  ])('summarises %j', (skipped, expected) => {
+    expect(skippedSummary(skipped)).toBe(expected);
+  });
+
+  it('names the node in each line only when several nodes report files', () => {
+    expect(skippedLine(entry('n1', 'links/x.gguf'), false)).toBe('links/x.gguf: dangling symlink');
+    expect(skippedLine(entry('n1', 'links/x.gguf'), true)).toBe('n1: links/x.gguf: dangling symlink');
   });
 });

@@ -28,6 +28,20 @@ describe(ModelsPage.name, () => {
     expect(visible('[data-action="settings"]')).toBe(2);
   });
 
+  it('lists the files the scan skipped, and hides the list when there are none', () => {
+    const { ctx } = pageContext(identity('viewer'));
+    ctx.store.set('models', [model('a')]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    const details = sut.el.querySelector('details.skipped') as HTMLElement;
+    expect(details.hidden).toBe(true);
+    ctx.store.set('skipped', [{ nodeId: 'n1', path: 'links/gone.gguf', reason: 'dangling symlink' }]);
+    expect(details.hidden).toBe(false);
+    expect(details.querySelector('summary')?.textContent).toBe('1 file in the models directory skipped by the scan');
+    expect([...details.querySelectorAll('li')].map((li) => li.textContent)).toEqual(['links/gone.gguf: dangling symlink']);
+    ctx.store.set('skipped', []);
+    expect(details.hidden).toBe(true);
+  });
+
   it('shows the controls once the role allows them', () => {
     const { ctx } = pageContext(identity('viewer'));
     ctx.store.set('models', [model('a')]);

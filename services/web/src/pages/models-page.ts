@@ -4,10 +4,11 @@ import { ModelSettingsDialog } from '../components/model-settings-dialog.js';
 import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
-import { h, setText, valueOf } from '../core/dom.js';
+import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
 import { can, needs, watchPermissions } from '../core/permissions.js';
 import { loadArgIndex } from '../lib/catalogue.js';
+import { skippedLine, skippedSummary } from '../lib/model-facts.js';
 import { MODEL_FILTERS, queryModels, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
 
 const COLUMNS: { label: string; sort: ModelSortKey | null; className?: string }[] = [
@@ -65,6 +66,8 @@ export class ModelsPage extends Component<AppContext> {
         ),
         h('p', { class: 'empty muted' }),
       ),
+      // Files the catalogue scan passed over (dangling links, ...), so a missing model is explained.
+      h('details', { class: 'card skipped', hidden: true }, h('summary', { class: 'muted' }), h('ul', { class: 'skipped-list' })),
     );
     this.rows = new KeyedList(body, (p) => `${p.model.nodeId}/${p.model.id}`, (p) => new ModelRow(p));
     this.own(() => this.rows.clear());
@@ -89,6 +92,7 @@ export class ModelsPage extends Component<AppContext> {
   protected override onMount(): void {
     const { store, commands } = this.props;
     this.own(store.subscribe('models', () => this.show(), true));
+    this.own(store.subscribe('skipped', () => this.showSkipped(), true));
     this.own(store.subscribe('settings', () => this.show()));
     this.own(store.subscribe('identity', () => this.show()));
     this.own(watchPermissions(store, this.el));
@@ -124,6 +128,16 @@ export class ModelsPage extends Component<AppContext> {
         th.removeAttribute('aria-sort');
       }
     }
+  }
+
+  private showSkipped(): void {
+    const skipped = this.props.store.get('skipped');
+    const details = this.el.querySelector('details.skipped') as HTMLDetailsElement;
+    const summary = skippedSummary(skipped);
+    details.hidden = summary === null;
+    setText(details.querySelector('summary') as HTMLElement, summary ?? '');
+    const several = new Set(skipped.map((s) => s.nodeId)).size > 1;
+    replaceChildren(details.querySelector('ul') as HTMLElement, skipped.map((entry) => h('li', {}, skippedLine(entry, several))));
   }
 
   private modelOf(el: HTMLElement): ModelView | undefined {

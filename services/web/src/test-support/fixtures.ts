@@ -107,6 +107,7 @@ export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
   return {
     identity: identity(),
     models: [model('alpha')],
+    skipped: [],
     llama: [],
     config: DEFAULT_SERVER_CONFIG,
     settings: DEFAULT_DASHBOARD_SETTINGS,
