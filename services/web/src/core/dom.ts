@@ -79,3 +79,8 @@ export function isTyping(target: EventTarget | null): boolean {
   }
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
 }
+
+/** A form field: `<div class="field"><label for=…>label</label>control</div>` (the control needs an `id`). */
+export function field(label: string, control: HTMLElement): HTMLElement {
+  return h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
+}

@@ -1,7 +1,7 @@
 import type { ActivityRecord, UsageRow } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
-import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
+import { field, h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
 import { errorMessage } from '../core/transport.js';
 import { activityCsv, mergeNewer } from '../lib/api-endpoint.js';
@@ -62,7 +62,6 @@ export class ActivityPage extends Component<AppContext> {
 
   protected override render(): HTMLElement {
     const body = h('tbody');
-    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
     const page = h(
       'div',
       { class: 'page', 'data-page': 'activity' },

@@ -1,7 +1,7 @@
 import type { ApiKeyView } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
-import { h, setText, valueOf } from '../core/dom.js';
+import { field, h, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
 import { needs } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
@@ -52,7 +52,6 @@ export class ApiKeysPage extends Component<AppContext> {
 
   protected override render(): HTMLElement {
     const body = h('tbody');
-    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
     const endpoint = new URL('v1', document.baseURI).href;
     const page = h(
       'div',

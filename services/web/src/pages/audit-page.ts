@@ -1,7 +1,7 @@
 import { AuditOutcome, type AuditEntry } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
-import { h, setText, valueOf } from '../core/dom.js';
+import { field, h, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
 import { errorMessage } from '../core/transport.js';
 import { NO_AUDIT_FILTER, appendOlder, auditCsv, auditEventSuggestions, auditQuery, type AuditFilter } from '../lib/audit.js';
@@ -26,7 +26,6 @@ export class AuditPage extends Component<AppContext> {
 
   protected override render(): HTMLElement {
     const body = h('tbody');
-    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
     const page = h(
       'div',
       { class: 'page', 'data-page': 'audit' },

@@ -1,7 +1,7 @@
 import type { ModelView } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
-import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
+import { field, h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { needs } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
 import { ChatStreamReader, chatBody, curlCommand, type PlaygroundRequest } from '../lib/api-endpoint.js';
@@ -18,7 +18,6 @@ export class PlaygroundPage extends Component<AppContext> {
   private readonly endpoint = new URL('v1', document.baseURI).href;
 
   protected override render(): HTMLElement {
-    const field = (label: string, control: HTMLElement) => h('div', { class: 'field' }, h('label', { for: control.id }, label), control);
     return h(
       'div',
       { class: 'page', 'data-page': 'playground' },
