@@ -76,6 +76,15 @@ describe('auth: local mode', () => {
     expect(wrong.headers.getSetCookie()).toEqual([]);
   });
 
+  it('answers a body that is not JSON with 400 and one over the limit with 413, both as JSON errors', async () => {
+    const bad = await fetch(`${gw.url}/api/auth/sign-in`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"username":' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as HttpErrorBody).error.code).toBe('VALIDATION_FAILED');
+    const big = await gw.post('/api/auth/sign-in', { username: 'x', password: 'y'.repeat(20_000) });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as HttpErrorBody).error).toMatchObject({ code: 'VALIDATION_FAILED', message: 'the body is larger than 8kb' });
+  });
+
   it('sets an HttpOnly, SameSite=Lax session cookie, Secure only when a trusted proxy says HTTPS', async () => {
     const res = await gw.post('/api/auth/sign-in', ADMIN);
     expect(res.status).toBe(200);

@@ -146,8 +146,12 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       republishTimer.unref();
 
       const handler = new ControlHandler(sup, logger);
+      // The worker's own connection gets an error listener too: without one, ioredis prints every
+      // failed reconnect as an unhandled error (a Redis outage, or Redis stopping first at exit).
+      const workerRedis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+      workerRedis.on('error', (err) => logger.debug('worker redis error', { error: err.message }));
       worker = new Worker(controlQueueName(config.nodeId), handler.process, {
-        connection: new Redis(config.redisUrl, { maxRetriesPerRequest: null }),
+        connection: workerRedis,
         prefix: QUEUE_PREFIX,
         concurrency: config.workerConcurrency,
         // A load can take minutes; the lock is renewed while the job runs.

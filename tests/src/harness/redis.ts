@@ -46,7 +46,9 @@ export async function startRedis(): Promise<RedisFixture> {
     const proc = new ManagedProcess(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'],
-      { name: 'redis-server' },
+      // Its own process group: a Ctrl+C in the terminal (npm run dev) reaches the services, which
+      // stop while Redis still answers; Redis is stopped last, by `stop()` (or at exit).
+      { name: 'redis-server', detached: true },
     );
     const url = `redis://127.0.0.1:${port}`;
     try {

@@ -45,12 +45,12 @@ export function createAuthRouter(deps: { auth: AuthService; audit: Pick<AuditSer
   router.use(express.json({ limit: BODY_LIMIT }));
 
   const origin = (req: Request): RequestOrigin => ({ headers: req.headers, peer: req.socket.remoteAddress ?? '' });
-  const sendError = (res: Response, info: ErrorInfo): void => {
+  const sendError = (res: Response, info: ErrorInfo, status?: number): void => {
     if (info.retryAfterMs !== undefined) {
       res.setHeader('Retry-After', String(Math.ceil(info.retryAfterMs / 1000)));
     }
     const body: HttpErrorBody = { error: info };
-    res.status(STATUS[info.code] ?? 500).json(body);
+    res.status(status ?? STATUS[info.code] ?? 500).json(body);
   };
   const parse = <T>(schema: z.ZodType<T>, req: Request): T => {
     const parsed = schema.safeParse(req.body);
@@ -169,7 +169,8 @@ export function createAuthRouter(deps: { auth: AuthService; audit: Pick<AuditSer
   // A body that is not JSON or too large: the same error shape as everything else.
   router.use((err: unknown, _req: Request, res: Response, _next: express.NextFunction) => {
     const status = (err as { status?: number }).status;
-    sendError(res, { code: ErrorCode.VALIDATION_FAILED, message: status === 413 ? `the body is larger than ${BODY_LIMIT}` : 'the body is not valid JSON' });
+    // 413 for a body over the limit (HTTP's own answer), 400 for one that is not JSON.
+    sendError(res, { code: ErrorCode.VALIDATION_FAILED, message: status === 413 ? `the body is larger than ${BODY_LIMIT}` : 'the body is not valid JSON' }, status === 413 ? 413 : 400);
   });
 
   return router;
