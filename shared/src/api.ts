@@ -92,6 +92,11 @@ export const RequestEvents = {
       source: LogSourceSchema.optional(),
       modelId: z.string().max(512).optional(),
       text: z.string().max(512).optional(),
+      /** One supervisor node's lines (`nodeId` of the entries). */
+      nodeId: z.string().max(256).optional(),
+      /** Lines with `ts` at or after `from` / at or before `to` (ms since the epoch, inclusive). */
+      from: z.number().int().nonnegative().optional(),
+      to: z.number().int().nonnegative().optional(),
       /** Entries with id > afterId, oldest first (resume / live tail). */
       afterId: z.number().int().nonnegative().optional(),
       /** Entries with id < beforeId, newest first (scrolling back). */

@@ -72,7 +72,7 @@ export type DashboardSettings = z.infer<typeof DashboardSettingsSchema>;
 export const DEFAULT_DASHBOARD_SETTINGS: DashboardSettings = {
   theme: 'system',
   metricsIntervalMs: 2000,
-  retention: { rawHours: 24, minuteDays: 14, hourDays: 365, logsMaxRows: 200_000, logsMaxAgeDays: 30 },
+  retention: { rawHours: 24, minuteDays: 14, hourDays: 365, logsMaxRows: 1_500_000, logsMaxAgeDays: 30 },
   units: { memory: 'binary', temperature: 'c' },
 };
 

@@ -8,6 +8,7 @@ import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { DatabaseCondition } from './db/database-errors.js';
+import { reclaimFreePages, type VacuumSetup } from './db/space.js';
 import { createHttpApp } from './handlers/http.handler.js';
 import { createAuthRouter } from './handlers/auth.routes.js';
 import { createRequestHandlers } from './handlers/request-handlers.js';
@@ -88,7 +89,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
     },
 
     async start(): Promise<void> {
-      const database = openDatabase(config.dbPath);
+      const database = openDatabase(config.dbPath, { onVacuumSetup: (setup) => logVacuumSetup(logger, setup) });
       db = database;
       const databaseCondition = new DatabaseCondition(logger);
       const models = new ModelRepository(database);
@@ -252,6 +253,10 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           auditRepo.prune(config.auth.auditRetentionMs);
           alerts.prune();
           apiActivity.prune(config.api.activityRetentionMs);
+          const space = reclaimFreePages(database);
+          if (space.freed > 0) {
+            logger.info('database space returned', { pages: space.freed, freePagesLeft: space.left });
+          }
         } catch (err) {
           logger.warn('pruning failed', errorMeta(err));
         }
@@ -294,4 +299,13 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       db?.close();
     },
   };
+}
+
+/** The start-up log line of the incremental-vacuum step (db/space.ts): only when it did or skipped something. */
+function logVacuumSetup(logger: Logger, setup: VacuumSetup): void {
+  if (setup.action === 'vacuumed') {
+    logger.info('database vacuumed once to turn on incremental vacuum', { ms: setup.ms, bytesBefore: setup.bytesBefore, bytesAfter: setup.bytesAfter });
+  } else if (setup.action === 'skipped') {
+    logger.warn('incremental vacuum not turned on yet; pruned log space is not returned until it is', { reason: setup.reason, bytes: setup.bytes });
+  }
 }

@@ -284,4 +284,8 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX alert_deliveries_ts ON alert_deliveries (ts);
   `,
+  /* 8: logs:query by node */ `
+  -- One node's lines newest first by id (the other filters have theirs from migrations 1 and 3).
+  CREATE INDEX logs_node_id ON logs (node_id, id);
+  `,
 ];

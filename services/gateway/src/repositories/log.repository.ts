@@ -17,7 +17,11 @@ export interface LogQuery {
   level?: LogLevel | undefined;
   source?: LogSource | undefined;
   modelId?: string | undefined;
+  nodeId?: string | undefined;
   text?: string | undefined;
+  /** Lines whose `ts` is at or after / at or before these (ms since the epoch). */
+  from?: number | undefined;
+  to?: number | undefined;
   afterId?: number | undefined;
   beforeId?: number | undefined;
   limit: number;
@@ -46,6 +50,22 @@ export const LOG_SCAN_WINDOW_ROWS = 50_000;
  */
 export const LOG_TEXT_CANDIDATES = 5_000;
 
+/**
+ * Debug lines are kept this long (ms), however many lines the row cap allows: they are mostly the
+ * router's "proxying request" line of our own services' polls (see `LogRepository.prune`), and the
+ * rest (a request's own proxy line) matters while it is fresh.
+ */
+export const LOG_DEBUG_MAX_AGE_MS = 86_400_000;
+
+/**
+ * How far out of time order (ms) lines may be stored: ids follow the order lines are stored in,
+ * `ts` is each service's own clock. A time range is read as an id range found through the `ts`
+ * index, widened by this much on both sides, and then checked line by line; a line stored more
+ * than this out of order (e.g. a node that buffered its lines through a long Redis outage) may be
+ * missed at the edges of a range.
+ */
+export const LOG_TIME_SLACK_MS = 15 * 60_000;
+
 /** The bounds of `LogRepository.query`'s plans (see the constants above). */
 export interface LogQueryLimits {
   scanWindowRows: number;
@@ -67,10 +87,18 @@ interface Clause {
   params: (string | number)[];
 }
 
-/** The level set a query keeps (null: every level), and its source/model conditions on `l`. */
+/** The level set a query keeps (null: every level), and its source/model/node/time conditions on `l`. */
 interface Filters {
   levels: LogLevel[] | null;
   clauses: Clause[];
+}
+
+/** Exclusive id bounds of a query: its cursor and its time range together; undefined: open. */
+interface IdRange {
+  above?: number | undefined;
+  below?: number | undefined;
+  /** The time range's own upper bound (without the cursor), when `to` is given. */
+  timeBelow?: number | undefined;
 }
 
 /**
@@ -103,29 +131,35 @@ export class LogRepository {
    * `afterId`: entries after the cursor, oldest first (resume, live tail).
    * Otherwise: newest first, before `beforeId` when given (scrolling back).
    * `level` keeps that level and worse; `text` is a case-insensitive (ASCII) substring, `%` and `_`
-   * literal. Returns at most `limit` entries and whether more match beyond them.
+   * literal; `nodeId` one node's lines; `from`/`to` a time range (see LOG_TIME_SLACK_MS). Returns at
+   * most `limit` entries and whether more match beyond them.
    *
    * Plans, each reading an index in id order and stopping at `limit + 1` rows:
    * - no text: the level/source/model index (migration 3), or the table itself;
    * - text with a run of 3+ characters: the newest LOG_TEXT_CANDIDATES trigram-index matches, checked
    *   against the filters; when they hold too few, the filters' indexes with the text checked per
    *   row (or, without filters, the full-text index to its end);
-   * - shorter text (or only `%`/`_` between short runs): the newest LOG_SCAN_WINDOW_ROWS lines only,
-   *   scanned; older lines are not searched for it.
+   * - shorter text (or only `%`/`_` between short runs): the newest LOG_SCAN_WINDOW_ROWS lines only
+   *   (of the time range, when one is given), scanned; older lines are not searched for it.
+   * A time range narrows every plan to an id range (two seeks in the `ts` index); a node is read
+   * from its own index when it is the only filter besides the level, and checked per row otherwise.
    */
   query(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
     const ascending = q.afterId !== undefined;
     const filters = this.filterClauses(q);
-    const cursor = cursorClause(q, 'l.id');
+    const range = this.idRange(q);
+    const cursor = rangeClause(range, 'l.id');
     const page = q.limit + 1;
     let rows: LogRow[];
-    if (q.text === undefined || q.text === '') {
+    if (range.above !== undefined && range.below !== undefined && range.above + 1 >= range.below) {
+      rows = [];
+    } else if (q.text === undefined || q.text === '') {
       rows = this.selectFiltered(filters, [cursor], ascending, page);
     } else if (!trigramSearchable(q.text)) {
-      const floor = this.latestId() - this.limits.scanWindowRows;
+      const floor = (range.timeBelow ?? this.latestId() + 1) - 1 - this.limits.scanWindowRows;
       rows = this.selectFiltered(filters, [cursor, { sql: 'l.id > ?', params: [floor] }, textClause(q.text)], ascending, page);
     } else {
-      rows = this.searchText(q.text, filters, q, ascending, page);
+      rows = this.searchText(q.text, filters, range, ascending, page);
     }
     const hasMore = rows.length > q.limit;
     return { entries: rows.slice(0, q.limit).map(toEntry), hasMore };
@@ -158,14 +192,44 @@ export class LogRepository {
     return run.immediate();
   }
 
-  /** Keeps at most `maxRows` lines and none older than `maxAgeMs` (the trigger updates the index). */
-  prune(maxRows: number, maxAgeMs: number, now = Date.now()): number {
+  /**
+   * Retention, in this order (the trigger keeps the full-text index in step):
+   * 1. every line older than `maxAgeMs`;
+   * 2. debug lines older than `debugMaxAgeMs` (LOG_DEBUG_MAX_AGE_MS): most of them are the router's
+   *    "proxying request" line of our own services' polls, 1 line per second per loaded model;
+   * 3. beyond `maxRows` lines, the oldest debug lines first, then the oldest of any level.
+   * Each step reads an index: ages by `logs_ts` (the cut is the id of the first line at or after
+   * the cut-off time), debug lines by `logs_level_id`. Returns how many lines were removed; the
+   * pages they held are returned to the file system by `reclaimFreePages` (db/space.ts).
+   */
+  prune(maxRows: number, maxAgeMs: number, now = Date.now(), debugMaxAgeMs = LOG_DEBUG_MAX_AGE_MS): number {
     let removed = this.db.prepare('DELETE FROM logs WHERE ts < ?').run(now - maxAgeMs).changes;
-    const cutoff = this.db.prepare('SELECT id FROM logs ORDER BY id DESC LIMIT 1 OFFSET ?').get(maxRows) as { id: number } | undefined;
-    if (cutoff) {
-      removed += this.db.prepare('DELETE FROM logs WHERE id <= ?').run(cutoff.id).changes;
+    const debugCut = this.firstIdAtOrAfter(now - debugMaxAgeMs);
+    removed += this.db.prepare("DELETE FROM logs WHERE level = 'debug' AND id < ?").run(debugCut).changes;
+    const count = this.db.prepare('SELECT COUNT(*) FROM logs').pluck().get() as number;
+    let excess = count - maxRows;
+    if (excess > 0) {
+      const debugLimit = this.db.prepare("SELECT id FROM logs WHERE level = 'debug' ORDER BY id LIMIT 1 OFFSET ?").pluck().get(excess - 1) as number | undefined;
+      const debugRemoved =
+        debugLimit === undefined
+          ? this.db.prepare("DELETE FROM logs WHERE level = 'debug'").run().changes
+          : this.db.prepare("DELETE FROM logs WHERE level = 'debug' AND id <= ?").run(debugLimit).changes;
+      removed += debugRemoved;
+      excess -= debugRemoved;
+    }
+    if (excess > 0) {
+      const limit = this.db.prepare('SELECT id FROM logs ORDER BY id LIMIT 1 OFFSET ?').pluck().get(excess - 1) as number | undefined;
+      if (limit !== undefined) {
+        removed += this.db.prepare('DELETE FROM logs WHERE id <= ?').run(limit).changes;
+      }
     }
     return removed;
+  }
+
+  /** The id of the first line (in time order) at or after `ts`; past the newest id when none is. */
+  private firstIdAtOrAfter(ts: number): number {
+    const id = this.db.prepare('SELECT id FROM logs WHERE ts >= ? ORDER BY ts LIMIT 1').pluck().get(ts) as number | undefined;
+    return id ?? this.latestId() + 1;
   }
 
   /** Level, source and model filters, written so that the composite indexes serve them. */
@@ -187,7 +251,44 @@ export class LogRepository {
     if (q.modelId !== undefined) {
       clauses.push({ sql: 'l.model_id = ?', params: [q.modelId] });
     }
+    if (q.nodeId !== undefined) {
+      // Any other filter's index is preferred (one node usually holds every line).
+      const alone = levels === null && q.source === undefined && q.modelId === undefined;
+      clauses.push({ sql: alone ? 'l.node_id = ?' : '+l.node_id = ?', params: [q.nodeId] });
+    }
+    // `+`: the time is checked per row of the id range `idRange` found, never read through logs_ts.
+    if (q.from !== undefined) {
+      clauses.push({ sql: '+l.ts >= ?', params: [q.from] });
+    }
+    if (q.to !== undefined) {
+      clauses.push({ sql: '+l.ts <= ?', params: [q.to] });
+    }
     return { levels, clauses };
+  }
+
+  /**
+   * The query's exclusive id bounds: its cursor, narrowed by its time range. The lower bound is the
+   * id of the newest line (in time order) older than `from - LOG_TIME_SLACK_MS`, the upper one that
+   * of the oldest line newer than `to + LOG_TIME_SLACK_MS`: one seek each in `logs_ts`.
+   */
+  private idRange(q: LogQuery): IdRange {
+    let above = q.afterId;
+    let below = q.beforeId;
+    let timeBelow: number | undefined;
+    if (q.from !== undefined) {
+      const id = this.db.prepare('SELECT id FROM logs WHERE ts < ? ORDER BY ts DESC LIMIT 1').pluck().get(q.from - LOG_TIME_SLACK_MS) as number | undefined;
+      if (id !== undefined) {
+        above = Math.max(above ?? 0, id);
+      }
+    }
+    if (q.to !== undefined) {
+      const id = this.db.prepare('SELECT id FROM logs WHERE ts > ? ORDER BY ts LIMIT 1').pluck().get(q.to + LOG_TIME_SLACK_MS) as number | undefined;
+      if (id !== undefined) {
+        timeBelow = id;
+        below = Math.min(below ?? Number.MAX_SAFE_INTEGER, id);
+      }
+    }
+    return { above, below, timeBelow };
   }
 
   /**
@@ -223,11 +324,11 @@ export class LogRepository {
   }
 
   /** Text with a run of 3+ characters: through the trigram index (see `query`). */
-  private searchText(text: string, filters: Filters, q: LogQuery, ascending: boolean, page: number): LogRow[] {
+  private searchText(text: string, filters: Filters, range: IdRange, ascending: boolean, page: number): LogRow[] {
     // The index narrows with the text's own `%`/`_` as wildcards (a superset); the literal LIKE decides.
     const loose = `%${text}%`;
     const exact = textClause(text);
-    const ftsCursor = cursorClause(q, 'rowid');
+    const ftsCursor = rangeClause(range, 'rowid');
     const order = ascending ? 'ASC' : 'DESC';
     const candidates = this.db
       .prepare(`SELECT rowid FROM logs_fts WHERE message LIKE ?${ftsCursor.sql !== '' ? ` AND ${ftsCursor.sql}` : ''} ORDER BY rowid ${order} LIMIT ?`)
@@ -241,10 +342,10 @@ export class LogRepository {
       return rows;
     }
     if (filters.levels !== null || filters.clauses.length > 0) {
-      return this.selectFiltered(filters, [cursorClause(q, 'l.id'), exact], ascending, page);
+      return this.selectFiltered(filters, [rangeClause(range, 'l.id'), exact], ascending, page);
     }
     return this.select(
-      [{ sql: 'f.message LIKE ?', params: [loose] }, cursorClause(q, 'f.rowid'), exact],
+      [{ sql: 'f.message LIKE ?', params: [loose] }, rangeClause(range, 'f.rowid'), exact],
       ascending,
       page,
       // The full-text index drives, in its rowid order (no sort of every match).
@@ -254,14 +355,14 @@ export class LogRepository {
   }
 }
 
-/** The id cursor on `column`: after `afterId`, or before `beforeId`; empty when neither. */
-function cursorClause(q: LogQuery, column: string): Clause {
+/** The id range on `column`: above `range.above`, below `range.below`; empty when neither. */
+function rangeClause(range: IdRange, column: string): Clause {
   const parts: Clause[] = [];
-  if (q.afterId !== undefined) {
-    parts.push({ sql: `${column} > ?`, params: [q.afterId] });
+  if (range.above !== undefined) {
+    parts.push({ sql: `${column} > ?`, params: [range.above] });
   }
-  if (q.beforeId !== undefined) {
-    parts.push({ sql: `${column} < ?`, params: [q.beforeId] });
+  if (range.below !== undefined) {
+    parts.push({ sql: `${column} < ?`, params: [range.below] });
   }
   return { sql: parts.map((p) => p.sql).join(' AND '), params: parts.flatMap((p) => p.params) };
 }
