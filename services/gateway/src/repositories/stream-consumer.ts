@@ -23,6 +23,27 @@ export interface StreamConsumerOptions {
   onFailure?: (err: unknown) => boolean;
   /** After each batch stored and acknowledged. */
   onSuccess?: () => void;
+  /**
+   * Acknowledged entries older than this (ms) are trimmed from the streams (`trimAcknowledged`);
+   * null: never (the streams are then bounded by their MAXLEN caps only). Default STREAM_TRIM_KEEP_MS.
+   */
+  trimKeepMs?: number | null;
+  /** How often the streams are trimmed, at most (default 10 s). */
+  trimIntervalMs?: number;
+}
+
+/**
+ * Acknowledged entries stay in the streams this long (ms): a reader outside the consumer group (a
+ * test's recorder, an operator's `XRANGE`) still sees recent traffic. Older ones are trimmed, so
+ * Redis holds about this much of each stream instead of filling it to its MAXLEN cap.
+ */
+export const STREAM_TRIM_KEEP_MS = 60_000;
+
+/** Stream ids compare as (milliseconds, sequence). */
+function compareStreamIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am !== bm ? am - bm : as - bs;
 }
 
 /** Consecutive failures of an unrecognised kind retried before new entries are read again. */
@@ -49,6 +70,8 @@ export class StreamConsumer {
   private readonly retryMaxMs: number;
   private readonly onFailure: (err: unknown) => boolean;
   private readonly onSuccess: () => void;
+  private readonly trimKeepMs: number | null;
+  private readonly trimIntervalMs: number;
   private running = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -63,6 +86,8 @@ export class StreamConsumer {
     this.retryMaxMs = options.retryMaxMs ?? 4000;
     this.onFailure = options.onFailure ?? (() => false);
     this.onSuccess = options.onSuccess ?? (() => undefined);
+    this.trimKeepMs = options.trimKeepMs === undefined ? STREAM_TRIM_KEEP_MS : options.trimKeepMs;
+    this.trimIntervalMs = options.trimIntervalMs ?? 10_000;
   }
 
   async init(): Promise<void> {
@@ -82,6 +107,7 @@ export class StreamConsumer {
     this.running = true;
     this.loop = (async () => {
       let lastClaim = 0;
+      let lastTrim = Date.now();
       // Own pending entries first: at start (a previous life's), and after every failure.
       let ownPendingFirst = true;
       let failures = 0;
@@ -116,6 +142,10 @@ export class StreamConsumer {
           }
           failures = 0;
           retryMs = 0;
+          if (this.trimKeepMs !== null && Date.now() - lastTrim >= this.trimIntervalMs) {
+            lastTrim = Date.now();
+            await this.trimAcknowledged(this.trimKeepMs).catch((err: unknown) => this.log.debug('stream trim failed', { error: (err as Error).message }));
+          }
         } catch (err) {
           if (this.running) {
             failures++;
@@ -177,6 +207,43 @@ export class StreamConsumer {
         await this.process(stream, claimed, handle);
       }
     }
+  }
+
+  /**
+   * Removes entries that every consumer group of each stream has acknowledged and that are older
+   * than `keepMs` (`XTRIM MINID ~`, whole radix-tree nodes, so a few more may stay). An entry is
+   * acknowledged when it is at or before the group's last-delivered id and not pending (delivered
+   * but not yet acknowledged, by any replica). Returns the entries removed per stream.
+   */
+  async trimAcknowledged(keepMs: number, now = Date.now()): Promise<Record<string, number>> {
+    const removed: Record<string, number> = {};
+    for (const stream of this.streams) {
+      let floor = `${Math.max(0, Math.floor(now - keepMs))}-0`;
+      const groups = (await this.redis.xinfo('GROUPS', stream)) as unknown[][];
+      if (groups.length === 0) {
+        // Nobody reads it as a group (yet): nothing is known to be stored.
+        continue;
+      }
+      for (const fields of groups) {
+        const info = new Map<string, string>();
+        for (let i = 0; i + 1 < fields.length; i += 2) {
+          info.set(String(fields[i]), String(fields[i + 1]));
+        }
+        const name = info.get('name') ?? RedisKeys.gatewayGroup;
+        const lastDelivered = info.get('last-delivered-id') ?? '0-0';
+        if (compareStreamIds(lastDelivered, floor) < 0) {
+          floor = lastDelivered;
+        }
+        if (Number(info.get('pending') ?? 0) > 0) {
+          const summary = (await this.redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
+          if (summary[1] !== null && compareStreamIds(summary[1], floor) < 0) {
+            floor = summary[1];
+          }
+        }
+      }
+      removed[stream] = await this.redis.xtrim(stream, 'MINID', '~', floor);
+    }
+    return removed;
   }
 
   async stop(): Promise<void> {
