@@ -40,7 +40,7 @@ describe(enableIncrementalVacuum.name, () => {
       sut.transaction(() => logs.insert(lines(10_000)))();
       sut.pragma('wal_checkpoint(TRUNCATE)');
       const full = databaseBytes(path);
-      expect(logs.prune(1_000, 30 * 86_400_000, now)).toBe(9_000);
+      expect(logs.prune(1_000, 30 * 86_400_000, now, 86_400_000, Number.POSITIVE_INFINITY)).toBe(9_000);
       expect(sut.pragma('freelist_count', { simple: true })).toBeGreaterThan(0);
       const space = reclaimFreePages(sut);
       expect(space).toMatchObject({ left: 0 });
@@ -98,7 +98,7 @@ describe(enableIncrementalVacuum.name, () => {
       const logs = new LogRepository(sut);
       expect(logs.query({ afterId: 0, limit: 5000 }).entries).toHaveLength(5_000);
       const before = databaseBytes(path);
-      logs.prune(500, 30 * 86_400_000, now);
+      logs.prune(500, 30 * 86_400_000, now, 86_400_000, Number.POSITIVE_INFINITY);
       logs.compactFullTextIndex();
       reclaimFreePages(sut);
       expect(databaseBytes(path)).toBeLessThan(before / 2);

@@ -85,7 +85,8 @@ describe(LogRepository.name, () => {
     { name: 'a level and a node', q: { level: 'error', nodeId: 'node-b' }, reads: [/logs_level_id \(level=\?/] },
     { name: 'a source, a model and a node', q: { source: 'gateway', modelId: 'm1', nodeId: 'node-a' }, reads: [/logs_model_id \(model_id=\?/] },
     { name: 'a level and a time range', q: { level: 'error', from: t0 + 100 * MINUTE, to: t0 + 120 * MINUTE }, reads: [/logs_level_id \(level=\? AND id>\? AND id<\?\)/] },
-    { name: 'a text and a level', q: { text: 'disk full', level: 'error' }, reads: [/logs_fts VIRTUAL TABLE/] },
+    { name: 'a text and a level (its newest lines probed first)', q: { text: 'disk full', level: 'error' }, reads: [/logs_level_id \(level=\?/] },
+    { name: 'an absent text and a level and worse', q: { text: 'no such text', level: 'warn' }, reads: [/logs_fts VIRTUAL TABLE/] },
     {
       name: 'everything at once',
       q: { text: 'disk full', level: 'warn', source: 'gateway', modelId: 'm1', nodeId: 'node-a', from: t0, to: t0 + 200 * MINUTE },
@@ -158,6 +159,15 @@ describe(LogRepository.name, () => {
   });
 
   describe('prune', () => {
+    it('removes at most maxLines lines per call', () => {
+      const sut = new LogRepository(db);
+      sut.insert(lines(30, t0));
+      expect(sut.prune(10, 30 * DAY, t0 + DAY, DAY, 8)).toBe(8);
+      expect(sut.prune(10, 30 * DAY, t0 + DAY, DAY, 8)).toBe(8);
+      expect(sut.prune(10, 30 * DAY, t0 + DAY, DAY, 8)).toBe(4);
+      expect(sut.prune(10, 30 * DAY, t0 + DAY, DAY, 8)).toBe(0);
+    });
+
     it('removes debug lines first when over the row cap, then the oldest of any level', () => {
       const sut = new LogRepository(db);
       const now = t0 + DAY;
@@ -178,7 +188,7 @@ describe(LogRepository.name, () => {
       expect(sut.query({ afterId: 0, limit: 10 }).entries.map((e) => e.message)).toEqual(['error 3', 'debug 0.5', 'info 0.1']);
     });
 
-    it('keeps seven days of a busy router at the default retention (measured rates, scaled down)', () => {
+    it('keeps seven days of a busy router at the default retention (measured rates, scaled down)', { timeout: 60_000 }, () => {
       // `npm run bench -- scale` measures with the real llama-server: 8 lines per chat completion (one of them,
       // the router's "proxying request", at debug) and 1 debug line per second per loaded model from our own
       // polls. A busy router: a request every 4 s, all day, and two models loaded.
