@@ -7,9 +7,10 @@ const AutoVacuum = { none: 0, full: 1, incremental: 2 } as const;
 /**
  * The one-time VACUUM that turns incremental vacuum on for a database created before it is skipped
  * (and retried on the next start) when the file is larger than this: it rewrites the whole file
- * while holding the write lock, about 1 s per 100 MB on a small machine.
+ * while holding the write lock and delaying the gateway's start, about 1 s per 100 MB on a small
+ * machine. The previous default log cap (200,000 lines) made files of about 100 MB.
  */
-export const VACUUM_MAX_BYTES = 4 * 1024 ** 3;
+export const VACUUM_MAX_BYTES = 1024 ** 3;
 
 /**
  * Pages `reclaimFreePages` returns to the file system at most per call (400 MiB at 4 KiB pages):
