@@ -7,7 +7,7 @@
  *     against before (the schema of migrations 1-2 and a plain filtered query, as main had before
  *     migration 3, on the same lines) in this run. Target: every filter under 20 ms.
  *   - The database file: its size with LOG_ROWS lines, and after pruning a quarter of them with the
- *     gateway's own steps, tick by tick (bounded prune, full-text merge, incremental vacuum); the
+ *     gateway's own steps, tick by tick (bounded prune, incremental vacuum); the
  *     baseline is the file without incremental vacuum, which never shrinks. Also the worst tick.
  *   - Retention: a busy router's line rate, measured with the real llama-server (fixtures/
  *     router-line-rate.ts), and how many days of its lines the default retention keeps, against
@@ -139,7 +139,7 @@ async function logFigures(dir: string): Promise<BenchRow[]> {
   }
 
   // Space: lower the cap to three quarters of the lines, pruned as the gateway does every minute
-  // (bounded prune, full-text merge, incremental vacuum), until nothing is left to prune or merge.
+  // (bounded prune, incremental vacuum), until nothing is left to prune or merge.
   db.pragma('wal_checkpoint(TRUNCATE)');
   const fullBytes = databaseBytes(path);
   const now = t0 + LOG_ROWS * LINE_INTERVAL_MS;
@@ -149,7 +149,6 @@ async function logFigures(dir: string): Promise<BenchRow[]> {
   while (idle < 3 && ticks.length < 1000) {
     const started = performance.now();
     const n = logs.prune((LOG_ROWS * 3) / 4, 365 * DAY, now, 365 * DAY);
-    logs.compactFullTextIndex();
     const { freed } = reclaimFreePages(db);
     ticks.push(performance.now() - started);
     removed += n;
@@ -162,7 +161,7 @@ async function logFigures(dir: string): Promise<BenchRow[]> {
   rows.push(
     row({ figure: `database file with ${LOG_ROWS / 1e6}M log lines`, value: fullBytes / 1e6, unit: 'MB' }),
     row({
-      figure: `database file after pruning a quarter (${ticks.length} prune ticks: prune, full-text merge, incremental vacuum)`,
+      figure: `database file after pruning a quarter (${ticks.length} prune ticks: bounded prune, incremental vacuum)`,
       value: prunedBytes / 1e6,
       unit: 'MB',
       baseline: fullBytes / 1e6,

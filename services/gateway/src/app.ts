@@ -246,9 +246,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           const r = dashboard.settings().retention;
           const hour = 3_600_000;
           metrics.prune({ raw: r.rawHours * hour, minute: r.minuteDays * DAY, hour: r.hourDays * DAY });
-          if (logs.prune(r.logsMaxRows, r.logsMaxAgeDays * DAY) > 0) {
-            logs.compactFullTextIndex();
-          }
+          logs.prune(r.logsMaxRows, r.logsMaxAgeDays * DAY);
           state.pruneIngested(DAY);
           jobRepo.prune(7 * DAY);
           auth.pruneSessions();

@@ -67,12 +67,6 @@ export const LOG_DEBUG_MAX_AGE_MS = 86_400_000;
 export const LOG_TIME_SLACK_MS = 15 * 60_000;
 
 /**
- * Pages of full-text index merged per prune (`LogRepository.compactFullTextIndex`): 500 pages
- * (2 MiB) is about 0.1 s of work on a small machine.
- */
-export const LOG_FTS_MERGE_PAGES = 500;
-
-/**
  * Lines removed per prune at most (`LogRepository.prune`), about 0.3 s of work on a small machine
  * (a line's removal updates the full-text index). The gateway prunes every minute, so this keeps
  * up with 300,000 new lines an hour, twenty times a busy router's rate.
@@ -223,7 +217,7 @@ export class LogRepository {
    * update, so a lowered retention is applied over the next calls instead of holding the gateway
    * for seconds. Each step reads an index: ages by `logs_ts` (the debug cut is the id of the first
    * line at or after the cut-off time), debug lines by `logs_level_id`. Returns how many lines were
-   * removed; the pages they held are returned by `compactFullTextIndex` and `reclaimFreePages`.
+   * removed; the pages they held are returned to the file system by `reclaimFreePages` (db/space.ts).
    */
   prune(maxRows: number, maxAgeMs: number, now = Date.now(), debugMaxAgeMs = LOG_DEBUG_MAX_AGE_MS, maxLines = LOG_PRUNE_MAX_LINES): number {
     let budget = Math.max(0, maxLines);
@@ -246,17 +240,6 @@ export class LogRepository {
       removed += debugRemoved + remove('SELECT id FROM logs ORDER BY id', [], excess - debugRemoved);
     }
     return removed;
-  }
-
-  /**
-   * Merges the full-text index's segments, at most about `maxPages` pages of output per call (work
-   * left over continues on the next call). A deleted line's index entries stay in their segment,
-   * shadowed by a delete marker, until that segment is merged: without this, pruning would grow
-   * the index instead of shrinking it. Call after a prune that removed lines, before
-   * `reclaimFreePages` (db/space.ts).
-   */
-  compactFullTextIndex(maxPages = LOG_FTS_MERGE_PAGES): void {
-    this.db.prepare("INSERT INTO logs_fts (logs_fts, rank) VALUES ('merge', ?)").run(-Math.max(1, Math.floor(maxPages)));
   }
 
   /** The id of the first line (in time order) at or after `ts`; past the newest id when none is. */
