@@ -67,11 +67,12 @@ export const LOG_DEBUG_MAX_AGE_MS = 86_400_000;
 export const LOG_TIME_SLACK_MS = 15 * 60_000;
 
 /**
- * Lines removed per prune at most (`LogRepository.prune`), about 0.3 s of work on a small machine
- * (a line's removal updates the full-text index). The gateway prunes every minute, so this keeps
- * up with 300,000 new lines an hour, twenty times a busy router's rate.
+ * Lines removed per prune at most (`LogRepository.prune`): a removal updates the full-text index,
+ * and 5,000 took 0.4-0.7 s on a loaded 2-core machine (`npm run bench -- scale`), so 2,000 keeps a
+ * prune near a quarter of a second. The gateway prunes every minute: this keeps up with 120,000 new
+ * lines an hour, eight times a busy router's rate.
  */
-export const LOG_PRUNE_MAX_LINES = 5_000;
+export const LOG_PRUNE_MAX_LINES = 2_000;
 
 /**
  * A text search with a filter whose lines are all of one level (or of any) first checks the text
