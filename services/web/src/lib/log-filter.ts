@@ -7,10 +7,12 @@ export interface LogFilter {
   level: LogLevel | null;
   source: LogSource | null;
   modelId: string | null;
+  /** One supervisor node's lines; null for every node. */
+  nodeId: string | null;
   text: string;
 }
 
-export const NO_FILTER: LogFilter = { level: null, source: null, modelId: null, text: '' };
+export const NO_FILTER: LogFilter = { level: null, source: null, modelId: null, nodeId: null, text: '' };
 
 export function matchesLog(entry: LogEntry, f: LogFilter): boolean {
   if (f.level !== null && LOG_LEVEL_RANK[entry.level] > LOG_LEVEL_RANK[f.level]) {
@@ -20,6 +22,9 @@ export function matchesLog(entry: LogEntry, f: LogFilter): boolean {
     return false;
   }
   if (f.modelId !== null && entry.modelId !== f.modelId) {
+    return false;
+  }
+  if (f.nodeId !== null && entry.nodeId !== f.nodeId) {
     return false;
   }
   const text = f.text.trim().toLowerCase();
@@ -33,12 +38,13 @@ export function toQuery(f: LogFilter, limit: number, beforeId?: number): Request
     ...(f.level !== null && { level: f.level }),
     ...(f.source !== null && { source: f.source }),
     ...(f.modelId !== null && { modelId: f.modelId }),
+    ...(f.nodeId !== null && { nodeId: f.nodeId }),
     ...(f.text.trim() !== '' && { text: f.text.trim() }),
     ...(beforeId !== undefined && { beforeId }),
   };
 }
 
-/** Reads `?level=warn&source=supervisor&model=qwen&q=text` (links from other pages). */
+/** Reads `?level=warn&source=supervisor&model=qwen&node=gpu-1&q=text` (links from other pages). */
 export function filterFromSearch(search: string): LogFilter {
   const params = new URLSearchParams(search);
   const level = params.get('level');
@@ -47,6 +53,7 @@ export function filterFromSearch(search: string): LogFilter {
     level: (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : null,
     source: (LOG_SOURCES as readonly string[]).includes(source ?? '') ? (source as LogSource) : null,
     modelId: params.get('model'),
+    nodeId: params.get('node'),
     text: params.get('q') ?? '',
   };
 }

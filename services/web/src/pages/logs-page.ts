@@ -238,6 +238,10 @@ export class LogsPage extends Component<AppContext> {
 
   private status(text?: string): void {
     const parts = [`${this.shown.length} lines`];
+    // A node filter comes only from a link (?node=): say so, since no control shows it.
+    if (this.filter.nodeId !== null) {
+      parts.push(`node ${this.filter.nodeId}`);
+    }
     if (this.paused) {
       parts.push(`paused, ${this.buffered.length} new`);
     }
