@@ -17,7 +17,7 @@ import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
 import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts.js';
 import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
 import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
-import { ActivityQuerySchema, ApiKeyCreateSchema } from './openai.js';
+import { ActivityQuerySchema, ApiKeyCreateSchema, UsageQuerySchema } from './openai.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -145,8 +145,8 @@ export const RequestEvents = {
   'apikeys:revoke': { role: Role.operator, changes: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
   /** Requests to the `/v1` endpoint, newest first (admins: everyone's; others: their own). */
   'activity:query': { role: Role.viewer, changes: false, payload: RequestBase.extend(ActivityQuerySchema.shape) },
-  /** Totals per day, key, user and model since `from`. */
-  'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend({ from: z.number().int().nonnegative(), to: z.number().int().positive().optional() }) },
+  /** Totals per day, week or month, key, user and model since `from`. */
+  'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend(UsageQuerySchema.shape) },
   /** Alerting (admins only): channels, rules, what is firing now. Channel secrets are never sent back. */
   'alerts:get': { role: Role.admin, changes: false, payload: RequestBase },
   'alerts:channels:create': {
@@ -357,6 +357,12 @@ export interface BroadcastData {
   'alerts:firing': { firing: FiringAlert[] };
   /** A notification delivery was queued, attempted, delivered or failed (history, channel health). */
   'alerts:delivery': { delivery: DeliveryView };
+  /**
+   * `/v1` requests just stored, newest first: to admins all of them, to any other user their own.
+   * Not a state change (its `seq` is the newest one, not a new one); a client that was away asks
+   * `activity:query` with `afterId` for what it missed.
+   */
+  'activity:new': { records: ActivityRecord[] };
   'snapshot': Snapshot;
 }
 export type BroadcastEvent = keyof BroadcastData;

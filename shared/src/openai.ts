@@ -120,12 +120,25 @@ export const ActivityQuerySchema = z.object({
   limit: z.number().int().min(1).max(5000).default(200),
 });
 
-/** Totals of one day and one key, user and model. */
+/** The periods usage totals are summed over: UTC days, ISO weeks (from Monday), calendar months. */
+export const UsagePeriod = { day: 'day', week: 'week', month: 'month' } as const;
+export type UsagePeriod = (typeof UsagePeriod)[keyof typeof UsagePeriod];
+export const UsagePeriodSchema = z.enum(UsagePeriod);
+
+/** What `activity:usage` takes: the days [from, to) (epoch ms, whole UTC days) and the period to sum over. */
+export const UsageQuerySchema = z.object({
+  from: z.number().int().nonnegative(),
+  to: z.number().int().positive().optional(),
+  period: UsagePeriodSchema.default('day'),
+});
+
+/** Totals of one period and one key, user and model. */
 export interface UsageRow {
-  /** `YYYY-MM-DD` (UTC). */
+  /** The period's first day, `YYYY-MM-DD` (UTC): the day itself, the week's Monday, the month's 1st. */
   day: string;
   keyId: string | null;
   keyName: string | null;
+  userId: string | null;
   username: string | null;
   model: string | null;
   requests: number;

@@ -18,6 +18,7 @@ import { ApiActivityRepository } from './repositories/api-activity.repository.js
 import { ApiKeyRepository } from './repositories/api-key.repository.js';
 import { LlamaUpstream } from './repositories/llama-upstream.js';
 import { createOpenAiRouter } from './handlers/openai.routes.js';
+import { ActivityFeed } from './services/activity-feed.js';
 import { ApiActivityWriter } from './services/api-activity-writer.js';
 import { ApiKeysService } from './services/api-keys.service.js';
 import { ApiMetrics } from './services/api-metrics.js';
@@ -113,7 +114,16 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const llama = new LlamaUpstream(config.api.llamaUrl, config.api.llamaApiKey);
       upstream = llama;
       const apiMetrics = new ApiMetrics();
-      const writer = new ApiActivityWriter({ repo: apiActivity, afterFlush: () => apiKeys.flushLastUsed(), logger });
+      // The live Activity push needs the Socket.IO server, created below.
+      let feed: ActivityFeed | null = null;
+      const writer = new ApiActivityWriter({
+        repo: apiActivity,
+        afterFlush: (stored) => {
+          apiKeys.flushLastUsed();
+          feed?.publish(stored);
+        },
+        logger,
+      });
       apiWriter = writer;
       const openai = new OpenAiProxy({ listModels: () => llama.listModels(), redis, limits: { modelConcurrency: config.api.modelConcurrency, modelsCacheMs: 1000 },
         onUnavailable: (err) => logger.warn('llama-server model list unavailable', { error: err.message }) });
@@ -180,6 +190,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       ioServer.engine.on('connection', (raw: Parameters<typeof dropHandshakeRequest>[0]) => dropHandshakeRequest(raw, proxyHeaders));
       kick = (room) => void ioServer.in(room).disconnectSockets(true);
       const broadcaster = new Broadcaster(ioServer, redis);
+      feed = new ActivityFeed(broadcaster, { admins: SocketRooms.admins, user: SocketRooms.user });
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
       audit = new AuditService(auditRepo, activity, logger, databaseCondition);

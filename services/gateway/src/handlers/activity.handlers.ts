@@ -1,8 +1,6 @@
 import type { ApiActivityRepository } from '../repositories/api-activity.repository.js';
 import type { RequestContext, DomainHandlers } from './request-context.js';
 
-const DAY = 86_400_000;
-
 /** Admins see every user's requests; everyone else only their own (by user id). */
 const scope = (ctx: RequestContext): string | undefined => (ctx.identity.role === 'admin' ? undefined : (ctx.identity.user?.id ?? ''));
 
@@ -11,6 +9,6 @@ export function createActivityHandlers(deps: { apiActivity: ApiActivityRepositor
   const { apiActivity } = deps;
   return {
     'activity:query': async (q, ctx) => apiActivity.query({ ...q, userId: scope(ctx) }),
-    'activity:usage': async ({ from, to }, ctx) => ({ rows: apiActivity.usage(from, to ?? Date.now() + DAY, scope(ctx)) }),
+    'activity:usage': async ({ from, to, period }, ctx) => ({ rows: apiActivity.usage(from, to ?? Date.now(), period, scope(ctx)) }),
   };
 }

@@ -32,6 +32,8 @@ type Ack = (response: ResponseEnvelope) => void;
 export const SocketRooms = {
   user: (userId: string) => `user:${userId}`,
   session: (idHash: string) => `session:${idHash}`,
+  /** Every admin socket (a role change reconnects the socket, so membership follows the role). */
+  admins: 'role:admin',
 } as const;
 
 /** Headers the handshake needs: Origin, cookie, host and proxy headers (identity, address). */
@@ -112,6 +114,9 @@ export function createHandshake(auth: AuthService, config: GatewayConfig): {
         }
         if (resolved.sessionHash !== null) {
           void socket.join(SocketRooms.session(resolved.sessionHash));
+        }
+        if (resolved.identity.role === 'admin') {
+          void socket.join(SocketRooms.admins);
         }
         next();
       })

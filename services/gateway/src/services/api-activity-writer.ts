@@ -8,7 +8,7 @@ const MAX_QUEUED = 50_000;
 /**
  * Stores `/v1` activity records in batches: `add` only queues (the streaming path never waits on
  * SQLite); a timer writes what has gathered in one transaction, together with the keys'
- * last-used times. A failed write is logged and the batch dropped: activity is an account of
+ * last-used times, then hands the stored records on (the live Activity push, activity-feed.ts). A failed write is logged and the batch dropped: activity is an account of
  * traffic, never a reason to fail it.
  */
 export class ApiActivityWriter {
@@ -16,11 +16,12 @@ export class ApiActivityWriter {
   private timer: NodeJS.Timeout | null = null;
   private dropped = 0;
   private readonly repo: Pick<ApiActivityRepository, 'insertMany'>;
-  private readonly afterFlush: () => void;
+  private readonly afterFlush: (stored: ActivityRecord[]) => void;
   private readonly log: Logger;
   private readonly intervalMs: number;
 
-  constructor(deps: { repo: Pick<ApiActivityRepository, 'insertMany'>; afterFlush?: () => void; logger: Logger; intervalMs?: number }) {
+  /** `afterFlush` gets what each write stored (with ids, oldest first; empty when nothing was queued). */
+  constructor(deps: { repo: Pick<ApiActivityRepository, 'insertMany'>; afterFlush?: (stored: ActivityRecord[]) => void; logger: Logger; intervalMs?: number }) {
     this.repo = deps.repo;
     this.afterFlush = deps.afterFlush ?? (() => undefined);
     this.log = deps.logger.child({ module: 'api-activity' });
@@ -48,10 +49,7 @@ export class ApiActivityWriter {
     const batch = this.queue;
     this.queue = [];
     try {
-      if (batch.length > 0) {
-        this.repo.insertMany(batch);
-      }
-      this.afterFlush();
+      this.afterFlush(batch.length > 0 ? this.repo.insertMany(batch) : []);
     } catch (err) {
       this.log.warn('activity batch not stored', { records: batch.length, error: (err as Error).message });
     }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActivityRecord } from '@llamaproxy/shared';
-import { activityCsv, ChatStreamReader, chatBody, curlCommand, mergeNewer } from './api-endpoint.js';
+import { activityCsv, ChatStreamReader, chatBody, curlCommand, matchesActivityFilter, mergeNewer } from './api-endpoint.js';
 
 const REQUEST = { model: 'tiny', system: '', user: "it's me", temperature: 0.7, topP: 0.9, maxTokens: 64 };
 
@@ -45,5 +45,22 @@ describe('activityCsv and mergeNewer', () => {
 
   it('puts newer records first without duplicates', () => {
     expect(mergeNewer([record(2), record(1)], [record(3), record(2)]).map((r) => r.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe(matchesActivityFilter.name, () => {
+  it.each([
+    [{}, {}, true],
+    [{ model: 'tiny' }, {}, true],
+    [{ model: 'other' }, {}, false],
+    [{ keyId: 'k' }, {}, true],
+    [{ keyId: 'x' }, {}, false],
+    [{ status: 'ok' }, { status: 204 }, true],
+    [{ status: 'ok' }, { status: 499 }, false],
+    [{ status: 'error' }, { status: 429 }, true],
+    [{ status: 'error' }, {}, false],
+    [{ model: 'tiny', status: 'error' }, { status: 500 }, true],
+  ] as const)('filter %o on a record with %o: %s', (filter, extra, shown) => {
+    expect(matchesActivityFilter(record(1, extra), filter)).toBe(shown);
   });
 });

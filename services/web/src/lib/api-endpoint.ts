@@ -88,3 +88,16 @@ export function mergeNewer(shown: readonly ActivityRecord[], newer: readonly Act
   const known = new Set(shown.map((r) => r.id));
   return [...newer.filter((r) => !known.has(r.id)), ...shown].slice(0, cap);
 }
+
+/** The Activity page's filters, as `activity:query` takes them. */
+export interface ActivityFilterValues {
+  model?: string;
+  keyId?: string;
+  status?: 'ok' | 'error';
+}
+
+/** True when a pushed record passes the filters the table shows (the same rules as `activity:query`). */
+export function matchesActivityFilter(r: ActivityRecord, f: ActivityFilterValues): boolean {
+  const ok = r.status >= 200 && r.status <= 299;
+  return (f.model === undefined || r.model === f.model) && (f.keyId === undefined || r.keyId === f.keyId) && (f.status === undefined || (f.status === 'ok') === ok);
+}

@@ -1,16 +1,21 @@
-import type { ActivityRecord, UsageRow } from '@llamaproxy/shared';
+import type { ActivityRecord, UsagePeriod, UsageRow } from '@llamaproxy/shared';
+import { UsageChart } from '../components/usage-chart.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { field, h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
 import { errorMessage } from '../core/transport.js';
-import { activityCsv, mergeNewer } from '../lib/api-endpoint.js';
+import { activityCsv, matchesActivityFilter, mergeNewer, type ActivityFilterValues } from '../lib/api-endpoint.js';
 import { downloadText, fileStamp } from '../lib/download.js';
 import { formatDateTime, formatInt, formatRate } from '../lib/format.js';
+import { usageChart, usageLabel, type UsageDimension } from '../lib/usage-chart.js';
 
 const PAGE = 200;
-const REFRESH_MS = 2000;
 const DAY = 86_400_000;
+const USAGE_PERIODS = [['day', 'Day'], ['week', 'Week'], ['month', 'Month']] as const satisfies readonly (readonly [UsagePeriod, string])[];
+
+/** Where the usage chart starts: 14 days, 12 weeks or about 12 months back. */
+const usageFrom = (period: UsagePeriod, now: number): number => now - { day: 13, week: 7 * 12, month: 366 }[period] * DAY;
 
 const ms = (v: number | null): string => (v === null ? '—' : v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(2)} s`);
 
@@ -50,17 +55,27 @@ class ActivityRow extends Component<ActivityRecord> {
 }
 
 /**
- * Every request to the `/v1` endpoint, newest first, refreshed every two seconds while the page is
- * open (admins see everyone's, others their own); filters by model, key and status; details of
- * one request; CSV export of what is loaded; usage totals of the last 7 days per key, user, model.
+ * Every request to the `/v1` endpoint, newest first, kept live by the gateway's `activity:new`
+ * pushes (admins see everyone's, others their own; after a reconnect it asks for what it missed);
+ * filters by model, key and status; details of one request; CSV export of what is loaded; usage
+ * totals per key, user and model by day, week or month, with a chart.
  */
 export class ActivityPage extends Component<AppContext> {
   private records: ActivityRecord[] = [];
-  private filter: { model?: string; keyId?: string; status?: 'ok' | 'error' } = {};
+  private filter: ActivityFilterValues = {};
   private token = 0;
+  /** True once the current filter's first page arrived. */
+  private loaded = false;
+  /** Pushes that arrived while a load was in flight. */
+  private pending: ActivityRecord[] = [];
   private rows!: KeyedList<ActivityRecord>;
+  private chart!: UsageChart;
+  private usage: UsageRow[] = [];
 
   protected override render(): HTMLElement {
+    const chart = new UsageChart({ label: 'Tokens per period' });
+    this.chart = chart;
+    this.own(() => chart.destroy());
     const body = h('tbody');
     const page = h(
       'div',
@@ -99,9 +114,17 @@ export class ActivityPage extends Component<AppContext> {
       ),
       h(
         'section',
-        { class: 'card table-wrap', 'aria-label': 'Usage' },
-        h('h2', null, 'Usage, last 7 days'),
-        h('table', { class: 'table usage-table' }, h('thead', null, h('tr', null, ['Day', 'Key', 'User', 'Model', 'Requests', 'Errors', 'Prompt tokens', 'Generated tokens'].map((l) => h('th', { scope: 'col' }, l)))), h('tbody', { class: 'usage-body' })),
+        { class: 'card usage', 'aria-label': 'Usage' },
+        h(
+          'div',
+          { class: 'usage-head' },
+          h('h2', null, 'Usage'),
+          h('span', { class: 'spacer' }),
+          field('Per', h('select', { id: 'usage-period', name: 'period', 'data-usage': 'period' }, USAGE_PERIODS.map(([value, label]) => h('option', { value }, label)))),
+          field('Stacked by', h('select', { id: 'usage-by', name: 'by', 'data-usage': 'by' }, h('option', { value: 'model' }, 'Model'), h('option', { value: 'key' }, 'Key'), h('option', { value: 'user' }, 'User'))),
+        ),
+        this.chart.el,
+        h('div', { class: 'table-wrap' }, h('table', { class: 'table usage-table' }, h('thead', null, h('tr', null, ['Period', 'Key', 'User', 'Model', 'Requests', 'Errors', 'Prompt tokens', 'Generated tokens'].map((l) => h('th', { scope: 'col' }, l)))), h('tbody', { class: 'usage-body' }))),
       ),
     );
     this.rows = new KeyedList(body, (r) => String(r.id), (r) => new ActivityRow(r));
@@ -115,7 +138,9 @@ export class ActivityPage extends Component<AppContext> {
         e.preventDefault();
         this.applyForm();
       },
-      'change select': () => this.applyForm(),
+      'change .activity-filter select': () => this.applyForm(),
+      'change [data-usage="period"]': () => void this.loadUsage(),
+      'change [data-usage="by"]': () => this.showUsage(),
       'click [data-action="details"]': (_e, target) => this.details(Number(target.dataset.id)),
       'click [data-action="export"]': () => downloadText(`llamaproxy-activity-${fileStamp()}.csv`, activityCsv(this.records), 'text/csv;charset=utf-8'),
     };
@@ -124,7 +149,28 @@ export class ActivityPage extends Component<AppContext> {
   protected override onMount(): void {
     void this.reload();
     void this.loadUsage();
-    this.every(REFRESH_MS, () => void this.refresh());
+    this.own(
+      this.props.store.subscribe('activityNew', (pushed) => {
+        const fresh = (pushed ?? []).filter((r) => matchesActivityFilter(r, this.filter));
+        if (fresh.length === 0) {
+          return;
+        }
+        if (!this.loaded) {
+          // Kept until the load answers: it may have been read before these were stored.
+          this.pending = mergeNewer(this.pending, fresh);
+          return;
+        }
+        this.records = mergeNewer(this.records, fresh);
+        this.show();
+      }),
+    );
+    this.own(
+      this.props.store.subscribe('connection', (now, before) => {
+        if (now.status === 'connected' && before.status !== 'connected') {
+          void this.refresh();
+        }
+      }),
+    );
   }
 
   private applyForm(): void {
@@ -141,10 +187,14 @@ export class ActivityPage extends Component<AppContext> {
 
   private async reload(): Promise<void> {
     const token = ++this.token;
+    this.loaded = false;
+    this.pending = [];
     try {
       const { records } = await this.props.store.request('activity:query', { ...this.filter, limit: PAGE });
       if (token === this.token && !this.isDestroyed) {
-        this.records = records;
+        this.records = mergeNewer(records, this.pending).sort((a, b) => b.id - a.id);
+        this.pending = [];
+        this.loaded = true;
         this.show();
       }
     } catch (error) {
@@ -152,7 +202,7 @@ export class ActivityPage extends Component<AppContext> {
     }
   }
 
-  /** Asks only for what is newer than the newest row shown. */
+  /** After a reconnect: asks only for what is newer than the newest row shown (pushes may have been missed). */
   private async refresh(): Promise<void> {
     const token = this.token;
     const newest = this.records[0]?.id ?? 0;
@@ -163,18 +213,29 @@ export class ActivityPage extends Component<AppContext> {
         this.show();
       }
     } catch {
-      // The next tick tries again; the connection indicator tells about a lost socket.
+      // The connection indicator tells about a lost socket; the next reconnect asks again.
     }
   }
 
+  /** Totals of the chosen period (the last 14 days, 12 weeks or 12 months). */
   private async loadUsage(): Promise<void> {
+    const period = valueOf(this.el.querySelector('[data-usage="period"]') as Element) as UsagePeriod;
     try {
-      const { rows } = await this.props.store.request('activity:usage', { from: Date.now() - 7 * DAY });
-      const cells = (u: UsageRow) => [u.day, u.keyName ?? (u.keyId === null ? 'session' : u.keyId), u.username ?? '—', u.model ?? '—', formatInt(u.requests), formatInt(u.errors), formatInt(u.promptTokens), formatInt(u.completionTokens)];
-      replaceChildren(this.el.querySelector('.usage-body') as HTMLElement, rows.map((u) => h('tr', null, cells(u).map((c) => h('td', null, c)))));
+      const { rows } = await this.props.store.request('activity:usage', { from: usageFrom(period, Date.now()), period });
+      if (!this.isDestroyed) {
+        this.usage = rows;
+        this.showUsage();
+      }
     } catch (error) {
       setText(this.el.querySelector('.problem') as HTMLElement, `Loading the usage: ${errorMessage(error)}`);
     }
+  }
+
+  private showUsage(): void {
+    const by = valueOf(this.el.querySelector('[data-usage="by"]') as Element) as UsageDimension;
+    this.chart.set(usageChart(this.usage, by));
+    const cells = (u: UsageRow) => [u.day, usageLabel(u, 'key'), usageLabel(u, 'user'), usageLabel(u, 'model'), formatInt(u.requests), formatInt(u.errors), formatInt(u.promptTokens), formatInt(u.completionTokens)];
+    replaceChildren(this.el.querySelector('.usage-body') as HTMLElement, this.usage.map((u) => h('tr', null, cells(u).map((c) => h('td', null, c)))));
   }
 
   private details(id: number): void {

@@ -1,0 +1,116 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ActivityRecord, BroadcastEnvelope, OpenAiErrorBody } from '@llamaproxy/shared';
+import { writeDemoModels } from '@llamaproxy/tests/gguf';
+import { expectOk, freePort, signIn, startLlamaRouter, startService, TestClient, waitFor, type LlamaRouter, type ManagedProcess } from '@llamaproxy/tests/harness';
+
+/**
+ * The `/v1` endpoint on two real gateway replicas (one Redis, one SQLite file) in front of one
+ * real llama-server router: a key revoked through one replica fails at once on the other, and
+ * the activity of a request served by one replica is pushed live to the dashboards connected to
+ * the other, to admins all of it, to a user only their own.
+ */
+describe('the /v1 endpoint on two gateway replicas', () => {
+  const redisUrl = `${inject('redisUrl')}/13`;
+  const ADMIN = { username: 'replica-admin', password: 'correct horse battery' };
+  const OPERATOR = { username: 'replica-op', password: 'operator-password-1' };
+  let dir: string;
+  let modelsDir: string;
+  let router: LlamaRouter;
+  const replicas: ManagedProcess[] = [];
+  const urls: string[] = [];
+  const clients: TestClient[] = [];
+  let admin: TestClient;
+  let operator: TestClient;
+  const keys = { admin: '', operator: '', operatorId: '' };
+
+  const v1 = (replica: number, path: string, key: string, body?: unknown): Promise<Response> =>
+    fetch(`${urls[replica]}/v1${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  const pushed = (client: TestClient): ActivityRecord[] =>
+    client.received.filter((r) => r.event === 'activity:new').flatMap((r) => (r.payload as BroadcastEnvelope<'activity:new'>).data.records);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'llamaproxy-v1-replicas-'));
+    modelsDir = join(dir, 'models');
+    await writeDemoModels(modelsDir, { count: 1 });
+    router = await startLlamaRouter({ modelsDir });
+    const redis = new Redis(redisUrl);
+    await redis.flushdb();
+    redis.disconnect();
+    for (const name of ['v1-a', 'v1-b']) {
+      const port = await freePort();
+      replicas.push(startService('gateway', {
+        AUTH_MODE: 'local',
+        ADMIN_USERNAME: ADMIN.username,
+        ADMIN_PASSWORD: ADMIN.password,
+        REDIS_URL: redisUrl,
+        DATA_DIR: join(dir, 'data'),
+        GATEWAY_PORT: String(port),
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_REPLICA_ID: name,
+        SUPERVISOR_NODE_ID: 'v1-node',
+        LLAMA_SERVER_URL: router.url,
+      }));
+      urls.push(`http://127.0.0.1:${port}`);
+      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok === true, { timeoutMs: 30_000, what: `${name} ready` });
+    }
+    const connect = async (cookie: string): Promise<TestClient> => {
+      const client = await TestClient.connect(urls[0]!, undefined, { cookie });
+      clients.push(client);
+      return client;
+    };
+    admin = await connect(await signIn(urls[0]!, ADMIN.username, ADMIN.password));
+    expectOk(await admin.request('users:create', { ...OPERATOR, role: 'operator' }));
+    // Signed in through the other replica: sessions live in the shared database.
+    operator = await connect(await signIn(urls[1]!, OPERATOR.username, OPERATOR.password));
+    keys.admin = expectOk(await admin.request('apikeys:create', { name: 'admin key' })).secret;
+    const own = expectOk(await operator.request('apikeys:create', { name: 'operator key' }));
+    keys.operator = own.secret;
+    keys.operatorId = own.key.id;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const client of clients) {
+      client.close();
+    }
+    await Promise.all(replicas.map((r) => r.stop()));
+    await router?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pushes the activity of a request on replica B to the dashboards on replica A: admins all, a user their own', async () => {
+    // An unknown model: answered (404) and recorded without loading anything.
+    expect((await v1(1, '/chat/completions', keys.operator, { model: 'no-such-model', messages: [] })).status).toBe(404);
+    const mine = await waitFor(() => pushed(operator).find((r) => r.keyName === 'operator key'), { timeoutMs: 10_000, what: 'the operator\'s own record pushed' });
+    expect(mine).toMatchObject({ username: OPERATOR.username, model: 'no-such-model', status: 404, endpoint: '/chat/completions' });
+    await waitFor(() => pushed(admin).find((r) => r.id === mine.id), { timeoutMs: 10_000, what: 'the operator\'s record pushed to the admin' });
+
+    expect((await v1(1, '/chat/completions', keys.admin, { model: 'no-such-model', messages: [] })).status).toBe(404);
+    const adminsOwn = await waitFor(() => pushed(admin).find((r) => r.keyName === 'admin key'), { timeoutMs: 10_000, what: 'the admin\'s record pushed' });
+    // A later request of the operator's arrives; the admin's, stored before it, never did.
+    expect((await v1(1, '/chat/completions', keys.operator, { model: 'no-such-model-2', messages: [] })).status).toBe(404);
+    await waitFor(() => pushed(operator).find((r) => r.model === 'no-such-model-2'), { timeoutMs: 10_000, what: 'the operator\'s second record pushed' });
+    expect(pushed(operator).map((r) => r.id)).not.toContain(adminsOwn.id);
+    expect(new Set(pushed(operator).map((r) => r.username))).toEqual(new Set([OPERATOR.username]));
+    // Each pushed once.
+    const ids = pushed(admin).map((r) => r.id);
+    expect(ids).toHaveLength(new Set(ids).size);
+  });
+
+  it('a key revoked through replica A fails at once on replica B', async () => {
+    expect((await v1(1, '/models', keys.operator)).status).toBe(200);
+    expectOk(await operator.request('apikeys:revoke', { keyId: keys.operatorId }));
+    const refused = await v1(1, '/models', keys.operator);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as OpenAiErrorBody).error.code).toBe('invalid_api_key');
+    // The admin's key is untouched.
+    expect((await v1(1, '/models', keys.admin)).status).toBe(200);
+  });
+});
