@@ -18,6 +18,13 @@ describe(ChatStreamReader.name, () => {
     expect(sut.push(all.slice(0, cut))).toEqual([]);
     expect(sut.push(all.slice(cut))).toEqual(['Hel', 'lo']);
   });
+
+  it("keeps llama-server's own generation speed from its last event", () => {
+    const sut = new ChatStreamReader();
+    expect(sut.serverTokensPerSec).toBeNull();
+    sut.push(`data: ${JSON.stringify({ choices: [{ delta: {}, finish_reason: 'stop' }], timings: { predicted_n: 24, predicted_per_second: 812.5 } })}\n\n`);
+    expect(sut.serverTokensPerSec).toBe(812.5);
+  });
 });
 
 describe('chatBody and curlCommand', () => {

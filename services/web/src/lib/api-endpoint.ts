@@ -36,6 +36,8 @@ export function curlCommand(endpoint: string, r: PlaygroundRequest): string {
  */
 export class ChatStreamReader {
   private pending = '';
+  /** llama-server's own generation speed (`timings.predicted_per_second` of its last event), once sent. */
+  serverTokensPerSec: number | null = null;
 
   push(text: string): string[] {
     this.pending += text;
@@ -53,9 +55,14 @@ export class ChatStreamReader {
         continue;
       }
       try {
-        const delta = (JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] }).choices?.[0]?.delta?.content;
+        const event = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[]; timings?: { predicted_per_second?: unknown } };
+        const delta = event.choices?.[0]?.delta?.content;
         if (typeof delta === 'string' && delta !== '') {
           out.push(delta);
+        }
+        const speed = event.timings?.predicted_per_second;
+        if (typeof speed === 'number' && Number.isFinite(speed)) {
+          this.serverTokensPerSec = speed;
         }
       } catch {
         // Not JSON: skipped.

@@ -12,6 +12,8 @@ import { usageChart, usageLabel, type UsageDimension } from '../lib/usage-chart.
 
 const PAGE = 200;
 const DAY = 86_400_000;
+/** How soon after new requests the usage totals are asked for again (they change with every request). */
+const USAGE_REFRESH_MS = 5000;
 const USAGE_PERIODS = [['day', 'Day'], ['week', 'Week'], ['month', 'Month']] as const satisfies readonly (readonly [UsagePeriod, string])[];
 
 /** Where the usage chart starts: 14 days, 12 weeks or about 12 months back. */
@@ -71,11 +73,17 @@ export class ActivityPage extends Component<AppContext> {
   private rows!: KeyedList<ActivityRecord>;
   private chart!: UsageChart;
   private usage: UsageRow[] = [];
+  private usageTimer: ReturnType<typeof setTimeout> | null = null;
 
   protected override render(): HTMLElement {
     const chart = new UsageChart({ label: 'Tokens per period' });
     this.chart = chart;
     this.own(() => chart.destroy());
+    this.own(() => {
+      if (this.usageTimer !== null) {
+        clearTimeout(this.usageTimer);
+      }
+    });
     const body = h('tbody');
     const page = h(
       'div',
@@ -123,6 +131,7 @@ export class ActivityPage extends Component<AppContext> {
           field('Per', h('select', { id: 'usage-period', name: 'period', 'data-usage': 'period' }, USAGE_PERIODS.map(([value, label]) => h('option', { value }, label)))),
           field('Stacked by', h('select', { id: 'usage-by', name: 'by', 'data-usage': 'by' }, h('option', { value: 'model' }, 'Model'), h('option', { value: 'key' }, 'Key'), h('option', { value: 'user' }, 'User'))),
         ),
+        h('p', { class: 'usage-empty muted' }, 'No request in this period yet.'),
         this.chart.el,
         h('div', { class: 'table-wrap' }, h('table', { class: 'table usage-table' }, h('thead', null, h('tr', null, ['Period', 'Key', 'User', 'Model', 'Requests', 'Errors', 'Prompt tokens', 'Generated tokens'].map((l) => h('th', { scope: 'col' }, l)))), h('tbody', { class: 'usage-body' }))),
       ),
@@ -162,6 +171,7 @@ export class ActivityPage extends Component<AppContext> {
         }
         this.records = mergeNewer(this.records, fresh);
         this.show();
+        this.usageSoon();
       }),
     );
     this.own(
@@ -217,6 +227,17 @@ export class ActivityPage extends Component<AppContext> {
     }
   }
 
+  /** Reloads the usage totals after new requests, at most once per USAGE_REFRESH_MS. */
+  private usageSoon(): void {
+    if (this.usageTimer !== null) {
+      return;
+    }
+    this.usageTimer = setTimeout(() => {
+      this.usageTimer = null;
+      void this.loadUsage();
+    }, USAGE_REFRESH_MS);
+  }
+
   /** Totals of the chosen period (the last 14 days, 12 weeks or 12 months). */
   private async loadUsage(): Promise<void> {
     const period = valueOf(this.el.querySelector('[data-usage="period"]') as Element) as UsagePeriod;
@@ -233,7 +254,11 @@ export class ActivityPage extends Component<AppContext> {
 
   private showUsage(): void {
     const by = valueOf(this.el.querySelector('[data-usage="by"]') as Element) as UsageDimension;
-    this.chart.set(usageChart(this.usage, by));
+    const data = usageChart(this.usage, by);
+    this.chart.set(data);
+    this.chart.el.hidden = data.periods.length === 0;
+    (this.el.querySelector('.usage-empty') as HTMLElement).hidden = data.periods.length > 0;
+    (this.el.querySelector('.usage-table') as HTMLElement).hidden = data.periods.length === 0;
     const cells = (u: UsageRow) => [u.day, usageLabel(u, 'key'), usageLabel(u, 'user'), usageLabel(u, 'model'), formatInt(u.requests), formatInt(u.errors), formatInt(u.promptTokens), formatInt(u.completionTokens)];
     replaceChildren(this.el.querySelector('.usage-body') as HTMLElement, this.usage.map((u) => h('tr', null, cells(u).map((c) => h('td', null, c)))));
   }

@@ -10,7 +10,8 @@ import { formatRate } from '../lib/format.js';
 /**
  * Try a model: system prompt, sampling settings, a prompt; the answer streams in from the
  * dashboard's own `/v1/chat/completions` with the session cookie (no key needed), with live
- * tokens per second (one streamed delta counts as one token). Stop aborts the request, which
+ * tokens per second (one streamed delta counts as one token while it streams; llama-server's own
+ * `timings` figure once it sends it). Stop aborts the request, which
  * stops the generation in llama-server. "Copy as curl" gives the same request for a key.
  */
 export class PlaygroundPage extends Component<AppContext> {
@@ -156,6 +157,10 @@ export class PlaygroundPage extends Component<AppContext> {
           const seconds = (performance.now() - first) / 1000;
           setText(speed, seconds > 0 ? formatRate(tokens / seconds) : '');
         }
+      }
+      // The server's measure, when it sent one, is the true figure (and exists for one-chunk answers).
+      if (reader.serverTokensPerSec !== null) {
+        setText(speed, formatRate(reader.serverTokensPerSec));
       }
     } catch (error) {
       if (!controller.signal.aborted) {
