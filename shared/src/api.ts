@@ -143,6 +143,14 @@ export const RequestEvents = {
   /** Creates a key; the answer is the only time the key itself is shown. */
   'apikeys:create': { role: Role.operator, changes: true, payload: RequestBase.extend(ApiKeyCreateSchema.shape) },
   'apikeys:revoke': { role: Role.operator, changes: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
+  /**
+   * Self-service keys: with API_KEYS_SELF_SERVICE=true any signed-in user, viewers included,
+   * creates and revokes keys for themselves only (no owner can be named; another user's key is
+   * API_KEY_NOT_FOUND). The only events a viewer may send that change state: each is `own`, acts
+   * on the caller's own records alone, and is refused (FORBIDDEN) while the setting is off.
+   */
+  'apikeys:own:create': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend(ApiKeyCreateSchema.omit({ userId: true }).shape) },
+  'apikeys:own:revoke': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
   /** Requests to the `/v1` endpoint, newest first (admins: everyone's; others: their own). */
   'activity:query': { role: Role.viewer, changes: false, payload: RequestBase.extend(ActivityQuerySchema.shape) },
   /** Totals per day, week or month, key, user and model since `from`. */
@@ -197,6 +205,12 @@ export const REQUEST_EVENT_NAMES = Object.keys(RequestEvents) as RequestEvent[];
 
 export function isRequestEvent(name: string): name is RequestEvent {
   return Object.hasOwn(RequestEvents, name);
+}
+
+/** True for an `own` event: it changes only the caller's own records (see `apikeys:own:create`). */
+export function isOwnEvent(event: RequestEvent): boolean {
+  const definition = RequestEvents[event];
+  return 'own' in definition && definition.own;
 }
 
 /** A model as the dashboard shows it: the catalogue entry, its live state and its settings. */
@@ -311,9 +325,12 @@ export interface ResponseData {
   'sessions:list': { sessions: SessionView[] };
   'sessions:revoke': { handle: string };
   'audit:query': { entries: AuditEntry[]; hasMore: boolean };
-  'apikeys:list': { keys: ApiKeyView[] };
+  /** `selfService`: whether API_KEYS_SELF_SERVICE lets every signed-in user manage their own keys. */
+  'apikeys:list': { keys: ApiKeyView[]; selfService: boolean };
   'apikeys:create': { key: ApiKeyView; secret: string };
   'apikeys:revoke': { key: ApiKeyView };
+  'apikeys:own:create': { key: ApiKeyView; secret: string };
+  'apikeys:own:revoke': { key: ApiKeyView };
   'activity:query': { records: ActivityRecord[]; hasMore: boolean };
   'activity:usage': { rows: UsageRow[] };
   'alerts:get': { channels: ChannelView[]; rules: AlertRule[]; firing: FiringAlert[] };

@@ -110,7 +110,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const auditRepo = new AuditRepository(database);
       // The /v1 endpoint (handlers/openai.routes.ts): keys, activity, the router upstream.
       const apiActivity = new ApiActivityRepository(database);
-      const apiKeys = new ApiKeysService(new ApiKeyRepository(database), config.api.environmentKeys);
+      const apiKeys = new ApiKeysService(new ApiKeyRepository(database), config.api.environmentKeys, Date.now, { selfService: config.api.keysSelfService });
       const llama = new LlamaUpstream(config.api.llamaUrl, config.api.llamaApiKey);
       upstream = llama;
       const apiMetrics = new ApiMetrics();

@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ActivityRecord, BroadcastEnvelope, OpenAiErrorBody } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
-import { expectOk, freePort, signIn, startLlamaRouter, startService, TestClient, waitFor, type LlamaRouter, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { expectError, expectOk, freePort, signIn, startLlamaRouter, startService, TestClient, waitFor, type LlamaRouter, type ManagedProcess } from '@llamaproxy/tests/harness';
 
 /**
  * The `/v1` endpoint on two real gateway replicas (one Redis, one SQLite file) in front of one
@@ -17,6 +17,7 @@ describe('the /v1 endpoint on two gateway replicas', () => {
   const redisUrl = `${inject('redisUrl')}/13`;
   const ADMIN = { username: 'replica-admin', password: 'correct horse battery' };
   const OPERATOR = { username: 'replica-op', password: 'operator-password-1' };
+  const VIEWER = { username: 'replica-viewer', password: 'viewer-password-1' };
   let dir: string;
   let modelsDir: string;
   let router: LlamaRouter;
@@ -25,7 +26,8 @@ describe('the /v1 endpoint on two gateway replicas', () => {
   const clients: TestClient[] = [];
   let admin: TestClient;
   let operator: TestClient;
-  const keys = { admin: '', operator: '', operatorId: '' };
+  let viewer: TestClient;
+  const keys = { admin: '', adminId: '', operator: '', operatorId: '' };
 
   const v1 = (replica: number, path: string, key: string, body?: unknown): Promise<Response> =>
     fetch(`${urls[replica]}/v1${path}`, {
@@ -57,6 +59,7 @@ describe('the /v1 endpoint on two gateway replicas', () => {
         GATEWAY_REPLICA_ID: name,
         SUPERVISOR_NODE_ID: 'v1-node',
         LLAMA_SERVER_URL: router.url,
+        API_KEYS_SELF_SERVICE: 'true',
       }));
       urls.push(`http://127.0.0.1:${port}`);
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok === true, { timeoutMs: 30_000, what: `${name} ready` });
@@ -70,7 +73,11 @@ describe('the /v1 endpoint on two gateway replicas', () => {
     expectOk(await admin.request('users:create', { ...OPERATOR, role: 'operator' }));
     // Signed in through the other replica: sessions live in the shared database.
     operator = await connect(await signIn(urls[1]!, OPERATOR.username, OPERATOR.password));
-    keys.admin = expectOk(await admin.request('apikeys:create', { name: 'admin key' })).secret;
+    expectOk(await admin.request('users:create', { ...VIEWER, role: 'viewer' }));
+    viewer = await connect(await signIn(urls[0]!, VIEWER.username, VIEWER.password));
+    const adminKey = expectOk(await admin.request('apikeys:create', { name: 'admin key' }));
+    keys.admin = adminKey.secret;
+    keys.adminId = adminKey.key.id;
     const own = expectOk(await operator.request('apikeys:create', { name: 'operator key' }));
     keys.operator = own.secret;
     keys.operatorId = own.key.id;
@@ -112,5 +119,27 @@ describe('the /v1 endpoint on two gateway replicas', () => {
     expect(((await refused.json()) as OpenAiErrorBody).error.code).toBe('invalid_api_key');
     // The admin's key is untouched.
     expect((await v1(1, '/models', keys.admin)).status).toBe(200);
+  });
+
+  it('lets a viewer manage their own keys only, with API_KEYS_SELF_SERVICE, and audits it', async () => {
+    // The operator's family stays closed to a viewer; the own-records family is open.
+    expectError(await viewer.request('apikeys:create', { name: 'not mine to make' }), 'FORBIDDEN');
+    const { key, secret } = expectOk(await viewer.request('apikeys:own:create', { name: 'viewer key', models: ['tiny-llama-a'] }));
+    expect(key).toMatchObject({ username: VIEWER.username, models: ['tiny-llama-a'], source: 'database' });
+    expect(expectOk(await viewer.request('apikeys:list', {}))).toMatchObject({ selfService: true, keys: [expect.objectContaining({ id: key.id })] });
+    expect((await v1(1, '/models', secret)).status).toBe(200);
+    // Another user's key is not the viewer's to revoke, and is left working.
+    expectError(await viewer.request('apikeys:own:revoke', { keyId: keys.adminId }), 'API_KEY_NOT_FOUND');
+    expect((await v1(1, '/models', keys.admin)).status).toBe(200);
+    expectOk(await viewer.request('apikeys:own:revoke', { keyId: key.id }));
+    expect((await v1(1, '/models', secret)).status).toBe(401);
+
+    const audit = expectOk(await admin.request('audit:query', { event: 'apikeys:own:', limit: 50 })).entries;
+    expect(audit.map((e) => [e.event, e.username, e.outcome, e.errorCode]).reverse()).toEqual([
+      ['apikeys:own:create', VIEWER.username, 'ok', null],
+      ['apikeys:own:revoke', VIEWER.username, 'error', 'API_KEY_NOT_FOUND'],
+      ['apikeys:own:revoke', VIEWER.username, 'ok', null],
+    ]);
+    expect(JSON.stringify(audit)).not.toContain(secret);
   });
 });

@@ -75,6 +75,8 @@ export const REQUEST_ROLES: { readonly [E in Shared.RequestEvent]: (typeof Share
   'apikeys:list': 'viewer',
   'apikeys:create': 'operator',
   'apikeys:revoke': 'operator',
+  'apikeys:own:create': 'viewer',
+  'apikeys:own:revoke': 'viewer',
   'activity:query': 'viewer',
   'activity:usage': 'viewer',
   'alerts:get': 'admin',
