@@ -16,8 +16,8 @@ import type { PresetDocument, IniProblem } from './presets.js';
 import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
 import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts.js';
 import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
-import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
-import { ActivityQuerySchema, ApiKeyCreateSchema, UsageQuerySchema } from './openai.js';
+import type { ActivityRecord, ApiKeyView, CapturedExchange, CaptureSettings, UsageRow } from './openai.js';
+import { ActivityQuerySchema, ApiKeyCreateSchema, CaptureUpdateSchema, UsageQuerySchema } from './openai.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -155,6 +155,12 @@ export const RequestEvents = {
   'activity:query': { role: Role.viewer, changes: false, payload: RequestBase.extend(ActivityQuerySchema.shape) },
   /** Totals per day, week or month, key, user and model since `from`. */
   'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend(UsageQuerySchema.shape) },
+  /** The capture buffer of `/v1` prompts and outputs (admins only; see CaptureSettingsSchema): its settings and how many are kept. */
+  'capture:get': { role: Role.admin, changes: false, payload: RequestBase },
+  /** Turns capture on or off (off deletes everything kept) or changes its bounds; audited. */
+  'capture:update': { role: Role.admin, changes: true, payload: RequestBase.extend(CaptureUpdateSchema.shape) },
+  /** The captured prompt and output of one request (null when none is kept); audited although it is a read (`audited`). */
+  'capture:view': { role: Role.admin, changes: false, audited: true, payload: RequestBase.extend({ activityId: z.number().int().positive() }) },
   /** Alerting (admins only): channels, rules, what is firing now. Channel secrets are never sent back. */
   'alerts:get': { role: Role.admin, changes: false, payload: RequestBase },
   'alerts:channels:create': {
@@ -205,6 +211,12 @@ export const REQUEST_EVENT_NAMES = Object.keys(RequestEvents) as RequestEvent[];
 
 export function isRequestEvent(name: string): name is RequestEvent {
   return Object.hasOwn(RequestEvents, name);
+}
+
+/** True when the event is recorded in the audit log: every state change, and reads marked `audited` (`capture:view`). */
+export function isAuditedEvent(event: RequestEvent): boolean {
+  const definition = RequestEvents[event];
+  return definition.changes || ('audited' in definition && definition.audited);
 }
 
 /** True for an `own` event: it changes only the caller's own records (see `apikeys:own:create`). */
@@ -333,6 +345,9 @@ export interface ResponseData {
   'apikeys:own:revoke': { key: ApiKeyView };
   'activity:query': { records: ActivityRecord[]; hasMore: boolean };
   'activity:usage': { rows: UsageRow[] };
+  'capture:get': { settings: CaptureSettings; stored: number };
+  'capture:update': { settings: CaptureSettings; stored: number };
+  'capture:view': { capture: CapturedExchange | null };
   'alerts:get': { channels: ChannelView[]; rules: AlertRule[]; firing: FiringAlert[] };
   'alerts:channels:create': { channel: ChannelView };
   'alerts:channels:update': { channel: ChannelView };

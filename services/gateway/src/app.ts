@@ -16,6 +16,7 @@ import { attachRequestHandlers, createHandshake, dropHandshakeRequest, createReq
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ApiActivityRepository } from './repositories/api-activity.repository.js';
 import { ApiKeyRepository } from './repositories/api-key.repository.js';
+import { CaptureRepository } from './repositories/capture.repository.js';
 import { LlamaUpstream } from './repositories/llama-upstream.js';
 import { createOpenAiRouter } from './handlers/openai.routes.js';
 import { ActivityFeed } from './services/activity-feed.js';
@@ -116,8 +117,10 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const apiMetrics = new ApiMetrics();
       // The live Activity push needs the Socket.IO server, created below.
       let feed: ActivityFeed | null = null;
+      const captures = new CaptureRepository(database);
       const writer = new ApiActivityWriter({
         repo: apiActivity,
+        captures,
         afterFlush: (stored) => {
           apiKeys.flushLastUsed();
           feed?.publish(stored);
@@ -160,7 +163,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         (express) => {
           express.use('/api/auth', createAuthRouter({ auth, audit: { record: async (input) => requireAudit().record(input) }, allowedOrigins: config.auth.allowedOrigins, logger }));
           express.use('/v1', createOpenAiRouter({
-            auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics,
+            auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics, capture: captures,
             allowedOrigins: config.auth.allowedOrigins, bodyLimitBytes: config.api.maxBodyBytes, logger,
           }));
           express.get('/metrics', (_req, res) => {
@@ -204,7 +207,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       alerting = alerts;
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
-        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity,
+        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity, captures,
         ...alerts.handlers,
       });
       await shareSettings(redis, dashboard.settings());

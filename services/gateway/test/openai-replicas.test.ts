@@ -5,13 +5,26 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ActivityRecord, BroadcastEnvelope, OpenAiErrorBody } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
-import { expectError, expectOk, freePort, signIn, startLlamaRouter, startService, TestClient, waitFor, type LlamaRouter, type ManagedProcess } from '@llamaproxy/tests/harness';
+import {
+  expectError,
+  expectOk,
+  freePort,
+  signIn,
+  startLlamaRouter,
+  startService,
+  TestClient,
+  waitFor,
+  waitForModelStatus,
+  type LlamaRouter,
+  type ManagedProcess,
+} from '@llamaproxy/tests/harness';
 
 /**
  * The `/v1` endpoint on two real gateway replicas (one Redis, one SQLite file) in front of one
  * real llama-server router: a key revoked through one replica fails at once on the other, and
  * the activity of a request served by one replica is pushed live to the dashboards connected to
- * the other, to admins all of it, to a user only their own.
+ * the other, to admins all of it, to a user only their own; the capture buffer turned on through
+ * one replica keeps what the other serves, and never logs it.
  */
 describe('the /v1 endpoint on two gateway replicas', () => {
   const redisUrl = `${inject('redisUrl')}/13`;
@@ -22,6 +35,8 @@ describe('the /v1 endpoint on two gateway replicas', () => {
   let modelsDir: string;
   let router: LlamaRouter;
   const replicas: ManagedProcess[] = [];
+  /** Every line the two gateways wrote (stdout and stderr). */
+  const output: string[] = [];
   const urls: string[] = [];
   const clients: TestClient[] = [];
   let admin: TestClient;
@@ -48,7 +63,7 @@ describe('the /v1 endpoint on two gateway replicas', () => {
     redis.disconnect();
     for (const name of ['v1-a', 'v1-b']) {
       const port = await freePort();
-      replicas.push(startService('gateway', {
+      const proc = startService('gateway', {
         AUTH_MODE: 'local',
         ADMIN_USERNAME: ADMIN.username,
         ADMIN_PASSWORD: ADMIN.password,
@@ -60,7 +75,10 @@ describe('the /v1 endpoint on two gateway replicas', () => {
         SUPERVISOR_NODE_ID: 'v1-node',
         LLAMA_SERVER_URL: router.url,
         API_KEYS_SELF_SERVICE: 'true',
-      }));
+        LOG_LEVEL: 'debug',
+      });
+      proc.onLine((line) => output.push(line));
+      replicas.push(proc);
       urls.push(`http://127.0.0.1:${port}`);
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => null))?.ok === true, { timeoutMs: 30_000, what: `${name} ready` });
     }
@@ -141,5 +159,53 @@ describe('the /v1 endpoint on two gateway replicas', () => {
       ['apikeys:own:revoke', VIEWER.username, 'ok', null],
     ]);
     expect(JSON.stringify(audit)).not.toContain(secret);
+  });
+
+  it('keeps prompts and outputs while an admin has capture on (set on A, served by B), shows them on request, audited, never logged', async () => {
+    const load = await fetch(`${router.url}/models/load`, { method: 'POST', body: JSON.stringify({ model: 'tiny-llama-a' }) });
+    expect(load.status).toBe(200);
+    await waitForModelStatus(router.url, 'tiny-llama-a', 'loaded');
+    const PROMPT = 'capture me please 7f3a';
+    const chat = { model: 'tiny-llama-a', messages: [{ role: 'user', content: PROMPT }], max_tokens: 8, temperature: 0, stream: true };
+    const lastPushed = async (): Promise<ActivityRecord> => {
+      const before = pushed(admin).length;
+      return waitFor(() => pushed(admin).slice(before).find((r) => r.endpoint === '/chat/completions' && r.status === 200), { timeoutMs: 10_000, what: 'the chat\'s record pushed' });
+    };
+
+    // Off by default: nothing kept.
+    expect(expectOk(await admin.request('capture:get', {}))).toEqual({ settings: { enabled: false, maxRequests: 20, maxBytes: 65_536 }, stored: 0 });
+    const before = lastPushed();
+    expect((await v1(1, '/chat/completions', keys.admin, chat)).status).toBe(200);
+    expect(expectOk(await admin.request('capture:view', { activityId: (await before).id })).capture).toBeNull();
+
+    expectOk(await admin.request('capture:update', { enabled: true, maxRequests: 2, maxBytes: 4096 }));
+    const next = lastPushed();
+    const res = await v1(1, '/chat/completions', keys.admin, chat);
+    const answer = await res.text();
+    const record = await next;
+    const { capture } = expectOk(await admin.request('capture:view', { activityId: record.id }));
+    expect(capture).not.toBeNull();
+    expect(JSON.parse(capture!.request)).toEqual(chat);
+    expect(capture!.response).toBe(answer);
+    expect(capture).toMatchObject({ requestTruncated: false, responseTruncated: false });
+    // Admins only.
+    expectError(await operator.request('capture:view', { activityId: record.id }), 'FORBIDDEN');
+    expect(expectOk(await admin.request('capture:get', {})).stored).toBe(1);
+
+    // Off deletes what was kept.
+    expect(expectOk(await admin.request('capture:update', { enabled: false })).stored).toBe(0);
+    expect(expectOk(await admin.request('capture:view', { activityId: record.id })).capture).toBeNull();
+
+    const audit = expectOk(await admin.request('audit:query', { event: 'capture:', limit: 50 })).entries.reverse();
+    expect(audit.map((e) => [e.event, e.username, e.target, e.outcome])).toEqual([
+      ['capture:view', ADMIN.username, String((await before).id), 'ok'],
+      ['capture:update', ADMIN.username, null, 'ok'],
+      ['capture:view', ADMIN.username, String(record.id), 'ok'],
+      ['capture:view', OPERATOR.username, String(record.id), 'denied'],
+      ['capture:update', ADMIN.username, null, 'ok'],
+      ['capture:view', ADMIN.username, String(record.id), 'ok'],
+    ]);
+    expect(output.length).toBeGreaterThan(0);
+    expect(output.filter((line) => line.includes(PROMPT))).toEqual([]);
   });
 });

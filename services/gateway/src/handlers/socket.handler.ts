@@ -4,6 +4,7 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limit
 import {
   errorResponse,
   ErrorCode,
+  isAuditedEvent,
   isRequestEvent,
   okResponse,
   RequestEvents,
@@ -203,7 +204,7 @@ export function attachRequestHandlers(socket: AppSocket, deps: RequestHandlingDe
     const { identity, sessionHash } = socket.data;
     const fail = (error: ErrorInfo): void => reply(event, errorResponse(event, error, requestId), ack);
     const audited = async (outcome: 'ok' | 'error' | 'denied', errorCode: string | null, payload: unknown): Promise<void> => {
-      if (definition.changes) {
+      if (isAuditedEvent(event)) {
         await audit.record({ identity, address: socket.data.address, event, target: targetOf(payload), payload, outcome, errorCode, requestId });
       }
     };
@@ -271,10 +272,13 @@ function targetOf(payload: unknown): string | null {
     return null;
   }
   const p = payload as Record<string, unknown>;
-  for (const key of ['modelId', 'username', 'userId', 'handle', 'keyId']) {
+  for (const key of ['modelId', 'username', 'userId', 'handle', 'keyId', 'activityId']) {
     const value = p[key];
     if (typeof value === 'string') {
       return value.slice(0, 256);
+    }
+    if (typeof value === 'number') {
+      return String(value);
     }
   }
   return null;

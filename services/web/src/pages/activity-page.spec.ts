@@ -22,8 +22,8 @@ describe(ActivityPage.name, () => {
 
   const ids = (): number[] => [...(sut?.el.querySelectorAll('.activity-table tbody tr') ?? [])].map((tr) => Number((tr as HTMLElement).dataset.id));
 
-  async function open() {
-    const page = pageContext(identity('viewer'));
+  async function open(role: 'viewer' | 'admin' = 'viewer') {
+    const page = pageContext(identity(role));
     sut = new ActivityPage(page.ctx).mount(document.body);
     await vi.waitFor(() => expect(page.transport.pendingEvents()).toEqual(expect.arrayContaining(['activity:query', 'activity:usage'])));
     return page;
@@ -76,5 +76,38 @@ describe(ActivityPage.name, () => {
     period.value = 'month';
     period.dispatchEvent(new Event('change', { bubbles: true }));
     await vi.waitFor(() => expect(transport.sent.at(-1)).toMatchObject({ event: 'activity:usage', payload: { period: 'month' } }));
+  });
+
+  it('asks a viewer nothing about the capture buffer and hides its controls', async () => {
+    const { transport } = await open();
+    expect(transport.sent.map((s) => s.event)).not.toContain('capture:get');
+    expect((sut?.el.querySelector('.capture-form') as HTMLElement).hidden).toBe(true);
+  });
+
+  it('lets an admin turn capture on, and read a request\'s captured prompt and output on request', async () => {
+    const { transport } = await open('admin');
+    await vi.waitFor(() => expect(transport.pendingEvents()).toContain('capture:get'));
+    transport.answer('capture:get', { settings: { enabled: false, maxRequests: 20, maxBytes: 65_536 }, stored: 0 });
+    await vi.waitFor(() => expect(sut?.el.querySelector('.capture-state')?.textContent).toBe('Off'));
+    expect((sut?.el.querySelector('#capture-max-kib') as HTMLInputElement).value).toBe('64');
+    (sut?.el.querySelector('#capture-enabled') as HTMLSelectElement).value = 'true';
+    (sut?.el.querySelector('.capture-form') as HTMLFormElement).dispatchEvent(new Event('submit', { bubbles: true, cancelable: true }));
+    await vi.waitFor(() => expect(transport.pendingEvents()).toContain('capture:update'));
+    expect(transport.sent.at(-1)?.payload).toEqual({ enabled: true, maxRequests: 20, maxBytes: 65_536 });
+    transport.answer('capture:update', { settings: { enabled: true, maxRequests: 20, maxBytes: 65_536 }, stored: 0 });
+    await vi.waitFor(() => expect(sut?.el.querySelector('.capture-state')?.textContent).toBe('On: 0 kept'));
+
+    transport.answer('activity:query', { records: [record(4)], hasMore: false });
+    await vi.waitFor(() => expect(ids()).toEqual([4]));
+    (sut?.el.querySelector('tr[data-id="4"]') as HTMLElement).click();
+    (sut?.el.querySelector('[data-action="capture"]') as HTMLElement).click();
+    await vi.waitFor(() => expect(transport.pendingEvents()).toContain('capture:view'));
+    expect(transport.sent.at(-1)?.payload).toEqual({ activityId: 4 });
+    transport.answer('capture:view', { capture: { activityId: 4, ts: 1, request: '{"messages":[{"role":"user","content":"<b>hi</b>"}]}', requestTruncated: false, response: 'data: hello', responseTruncated: true } });
+    await vi.waitFor(() => expect((sut?.el.querySelector('.captured') as HTMLElement).hidden).toBe(false));
+    // Shown as text, never as markup.
+    expect(sut?.el.querySelector('.captured-request')?.textContent).toContain('<b>hi</b>');
+    expect(sut?.el.querySelector('.captured-request b')).toBeNull();
+    expect(sut?.el.querySelector('.captured-response')?.textContent).toBe('data: hello\n… (cut)');
   });
 });

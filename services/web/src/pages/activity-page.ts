@@ -1,9 +1,10 @@
-import type { ActivityRecord, UsagePeriod, UsageRow } from '@llamaproxy/shared';
+import type { ActivityRecord, CaptureSettings, UsagePeriod, UsageRow } from '@llamaproxy/shared';
 import { UsageChart } from '../components/usage-chart.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { field, h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
+import { can, needs, watchPermissions } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
 import { activityCsv, matchesActivityFilter, mergeNewer, type ActivityFilterValues } from '../lib/api-endpoint.js';
 import { downloadText, fileStamp } from '../lib/download.js';
@@ -74,6 +75,8 @@ export class ActivityPage extends Component<AppContext> {
   private chart!: UsageChart;
   private usage: UsageRow[] = [];
   private usageTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The record whose details are shown. */
+  private shownId: number | null = null;
 
   protected override render(): HTMLElement {
     const chart = new UsageChart({ label: 'Tokens per period' });
@@ -107,7 +110,29 @@ export class ActivityPage extends Component<AppContext> {
           h('button', { type: 'button', class: 'button', 'data-action': 'export' }, 'Export CSV'),
         ),
       ),
-      h('section', { class: 'card details', hidden: true, 'aria-label': 'Request details' }, h('h2', null, 'Request'), h('dl', { class: 'details-list' })),
+      h(
+        'form',
+        { class: 'card capture-form', novalidate: true, 'aria-label': 'Capture of prompts and outputs', ...needs('capture:update') },
+        h('h2', null, 'Capture of prompts and outputs'),
+        h('p', { class: 'muted' }, 'Off by default. While on, the prompts and outputs of the most recent requests are kept (in the database, never in logs) for admins to read in a request\'s details. Turning it off deletes them.'),
+        h(
+          'div',
+          { class: 'form-grid' },
+          field('Capture', h('select', { id: 'capture-enabled', name: 'enabled' }, h('option', { value: 'false' }, 'Off'), h('option', { value: 'true' }, 'On'))),
+          field('Requests kept', h('input', { id: 'capture-max-requests', name: 'maxRequests', type: 'number', min: 1, max: 500, step: 1 })),
+          field('KiB kept of each side', h('input', { id: 'capture-max-kib', name: 'maxKib', type: 'number', min: 1, max: 1024, step: 1 })),
+        ),
+        h('div', { class: 'actions' }, h('button', { type: 'submit', class: 'button' }, 'Save capture settings'), h('span', { class: 'capture-state muted', 'aria-live': 'polite' })),
+      ),
+      h(
+        'section',
+        { class: 'card details', hidden: true, 'aria-label': 'Request details' },
+        h('h2', null, 'Request'),
+        h('dl', { class: 'details-list' }),
+        h('div', { class: 'actions' }, h('button', { type: 'button', class: 'button', 'data-action': 'capture', ...needs('capture:view') }, 'Show prompt and output')),
+        h('div', { class: 'captured', hidden: true }, h('h3', null, 'Prompt (request body)'), h('pre', { class: 'code captured-request' }), h('h3', null, 'Output'), h('pre', { class: 'code captured-response' })),
+        h('p', { class: 'capture-problem muted' }),
+      ),
       h(
         'section',
         { class: 'card table-wrap', 'aria-label': 'Requests' },
@@ -143,10 +168,15 @@ export class ActivityPage extends Component<AppContext> {
 
   protected override events(): EventMap {
     return {
-      submit: (e) => {
+      'submit .activity-filter': (e) => {
         e.preventDefault();
         this.applyForm();
       },
+      'submit .capture-form': (e) => {
+        e.preventDefault();
+        void this.saveCapture();
+      },
+      'click [data-action="capture"]': () => void this.showCapture(),
       'change .activity-filter select': () => this.applyForm(),
       'change [data-usage="period"]': () => void this.loadUsage(),
       'change [data-usage="by"]': () => this.showUsage(),
@@ -158,6 +188,10 @@ export class ActivityPage extends Component<AppContext> {
   protected override onMount(): void {
     void this.reload();
     void this.loadUsage();
+    this.own(watchPermissions(this.props.store, this.el));
+    if (can(this.props.store.get('identity'), 'capture:get')) {
+      void this.loadCapture();
+    }
     this.own(
       this.props.store.subscribe('activityNew', (pushed) => {
         const fresh = (pushed ?? []).filter((r) => matchesActivityFilter(r, this.filter));
@@ -263,7 +297,71 @@ export class ActivityPage extends Component<AppContext> {
     replaceChildren(this.el.querySelector('.usage-body') as HTMLElement, this.usage.map((u) => h('tr', null, cells(u).map((c) => h('td', null, c)))));
   }
 
+  private async loadCapture(): Promise<void> {
+    try {
+      const { settings, stored } = await this.props.store.request('capture:get', {});
+      this.showCaptureSettings(settings, stored);
+    } catch (error) {
+      setText(this.el.querySelector('.capture-state') as HTMLElement, `Loading the capture settings: ${errorMessage(error)}`);
+    }
+  }
+
+  private showCaptureSettings(settings: CaptureSettings, stored: number): void {
+    const form = this.el.querySelector('.capture-form') as HTMLFormElement;
+    (form.elements.namedItem('enabled') as HTMLSelectElement).value = String(settings.enabled);
+    (form.elements.namedItem('maxRequests') as HTMLInputElement).value = String(settings.maxRequests);
+    (form.elements.namedItem('maxKib') as HTMLInputElement).value = String(Math.round(settings.maxBytes / 1024));
+    setText(this.el.querySelector('.capture-state') as HTMLElement, settings.enabled ? `On: ${stored} kept` : 'Off');
+  }
+
+  private async saveCapture(): Promise<void> {
+    const form = this.el.querySelector('.capture-form') as HTMLFormElement;
+    const value = (name: string): string => valueOf(form.elements.namedItem(name) as Element);
+    const enabled = value('enabled') === 'true';
+    if (!enabled && !window.confirm('Turn capture off? The prompts and outputs kept so far are deleted.')) {
+      return;
+    }
+    try {
+      const { settings, stored } = await this.props.store.request('capture:update', {
+        enabled,
+        maxRequests: Math.round(Number(value('maxRequests'))),
+        maxBytes: Math.round(Number(value('maxKib'))) * 1024,
+      });
+      this.showCaptureSettings(settings, stored);
+      this.props.toasts.success(settings.enabled ? 'Capture is on' : 'Capture is off; what was kept is deleted');
+    } catch (error) {
+      this.props.toasts.error(errorMessage(error));
+    }
+  }
+
+  /** The shown request's captured prompt and output, asked for on request (each view is audited). */
+  private async showCapture(): Promise<void> {
+    const id = this.shownId;
+    const box = this.el.querySelector('.captured') as HTMLElement;
+    const problem = this.el.querySelector('.capture-problem') as HTMLElement;
+    if (id === null) {
+      return;
+    }
+    try {
+      const { capture } = await this.props.store.request('capture:view', { activityId: id });
+      if (id !== this.shownId) {
+        return;
+      }
+      box.hidden = capture === null;
+      setText(problem, capture === null ? 'Not captured: capture was off then, or the request is no longer among the most recent ones kept.' : '');
+      if (capture !== null) {
+        setText(this.el.querySelector('.captured-request') as HTMLElement, capture.request + (capture.requestTruncated ? '\n… (cut)' : ''));
+        setText(this.el.querySelector('.captured-response') as HTMLElement, capture.response + (capture.responseTruncated ? '\n… (cut)' : ''));
+      }
+    } catch (error) {
+      setText(problem, errorMessage(error));
+    }
+  }
+
   private details(id: number): void {
+    this.shownId = id;
+    (this.el.querySelector('.captured') as HTMLElement).hidden = true;
+    setText(this.el.querySelector('.capture-problem') as HTMLElement, '');
     const r = this.records.find((x) => x.id === id);
     const card = this.el.querySelector('.details') as HTMLElement;
     if (r === undefined) {
