@@ -21,6 +21,8 @@ const SCREENSHOTS = join(REPO_ROOT, 'artifacts', 'screenshots');
 const UI_MS = 15_000;
 /** Longest wait for a model to load on a 2-core machine. */
 const LOAD_MS = 60_000;
+/** A 1×1 PNG. */
+const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==';
 
 describe('the Playground and the Activity page in Chromium, against the real stack', () => {
   let stack: WebStack | undefined;
@@ -112,6 +114,27 @@ describe('the Playground and the Activity page in Chromium, against the real sta
     expect(await activity.locator('.usage-bar').count()).toBe(1);
     expect(await activity.locator('.usage-body tr').first().locator('td').nth(3).textContent()).toBe(MODEL);
     await activity.screenshot({ path: join(SCREENSHOTS, 'activity.png'), fullPage: true });
+  });
+
+  it('sends an image with the prompt; llama-server refuses it for a model without a projector, and both pages say so', async () => {
+    await playground.locator('#pg-image').setInputFiles({ name: 'pixel.png', mimeType: 'image/png', buffer: Buffer.from(PNG_1X1, 'base64') });
+    await playground.locator('.pg-image-preview').waitFor();
+    expect(await playground.locator('.pg-image-preview').getAttribute('src')).toBe(`data:image/png;base64,${PNG_1X1}`);
+    expect(await playground.locator('.pg-image-note').textContent()).toContain('no multimodal projector');
+    const rows = activity.locator('.activity-table tbody tr');
+    const before = await rows.count();
+    await playground.getByRole('button', { name: 'Send' }).click();
+    // The refusal is llama-server's own (the image reached it), passed through, and recorded.
+    await playground.locator('.problem').filter({ hasText: 'image input is not supported' }).waitFor();
+    // Chromium logs the refused fetch (a 500 from llama-server) as a console error: expected here, once.
+    const refused = problems.findIndex((p) => p.startsWith('playground console error: Failed to load resource') && p.includes('500'));
+    expect(refused).toBeGreaterThanOrEqual(0);
+    problems.splice(refused, 1);
+    await waitFor(async () => (await rows.count()) === before + 1, { timeoutMs: UI_MS, what: 'the refused request in the Activity page' });
+    expect(Number(await rows.first().locator('.status').textContent())).toBeGreaterThanOrEqual(400);
+    await playground.screenshot({ path: join(SCREENSHOTS, 'playground-image.png'), fullPage: true });
+    await playground.getByRole('button', { name: 'Remove image' }).click();
+    await playground.locator('.pg-image-preview').waitFor({ state: 'hidden' });
   });
 
   it('raised no script error in either page', () => {

@@ -28,6 +28,12 @@ describe(ChatStreamReader.name, () => {
 });
 
 describe('chatBody and curlCommand', () => {
+  it('sends an image as OpenAI\'s content array, text first', () => {
+    const body = chatBody({ ...REQUEST, image: 'data:image/png;base64,iVBOR' });
+    expect(body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: "it's me" }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBOR' } }] }]);
+    expect(chatBody({ ...REQUEST, image: null }).messages).toEqual([{ role: 'user', content: "it's me" }]);
+  });
+
   it('omits an empty system prompt and always streams', () => {
     expect(chatBody(REQUEST)).toEqual({ model: 'tiny', messages: [{ role: 'user', content: "it's me" }], temperature: 0.7, top_p: 0.9, max_tokens: 64, stream: true });
     expect((chatBody({ ...REQUEST, system: 'be brief' }).messages as unknown[])[0]).toEqual({ role: 'system', content: 'be brief' });

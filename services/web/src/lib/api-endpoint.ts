@@ -8,11 +8,20 @@ export interface PlaygroundRequest {
   temperature: number;
   topP: number;
   maxTokens: number;
+  /** An image for a multimodal model, as a `data:` URL; absent or null: text only. */
+  image?: string | null;
 }
 
-/** The `/v1/chat/completions` body of a playground request (always streamed). */
+/**
+ * The `/v1/chat/completions` body of a playground request (always streamed). With an image, the
+ * user message is OpenAI's content array (text, then `image_url` with the data URL), which
+ * llama-server accepts for a model loaded with its mmproj.
+ */
 export function chatBody(r: PlaygroundRequest): Record<string, unknown> {
-  const messages = [...(r.system.trim() === '' ? [] : [{ role: 'system', content: r.system }]), { role: 'user', content: r.user }];
+  const user = r.image === undefined || r.image === null
+    ? { role: 'user', content: r.user }
+    : { role: 'user', content: [{ type: 'text', text: r.user }, { type: 'image_url', image_url: { url: r.image } }] };
+  const messages = [...(r.system.trim() === '' ? [] : [{ role: 'system', content: r.system }]), user];
   return { model: r.model, messages, temperature: r.temperature, top_p: r.topP, max_tokens: r.maxTokens, stream: true };
 }
 
