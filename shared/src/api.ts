@@ -147,7 +147,7 @@ export const RequestEvents = {
    * Self-service keys: with API_KEYS_SELF_SERVICE=true any signed-in user, viewers included,
    * creates and revokes keys for themselves only (no owner can be named; another user's key is
    * API_KEY_NOT_FOUND). The only events a viewer may send that change state: each is `own`, acts
-   * on the caller's own records alone, and is refused (FORBIDDEN) while the setting is off.
+   * on the caller's own records alone, and is refused (SELF_SERVICE_OFF) while the setting is off.
    */
   'apikeys:own:create': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend(ApiKeyCreateSchema.omit({ userId: true }).shape) },
   'apikeys:own:revoke': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },

@@ -69,6 +69,13 @@ describe(ApiActivityRepository.name, () => {
     expect(none).toEqual([expect.objectContaining({ keyId: null, userId: null, username: null, requests: 1 })]);
   });
 
+  it('takes any non-negative time range, however far out', () => {
+    const sut = new ApiActivityRepository(db);
+    sut.insertMany([record(at('2026-11-02'))]);
+    expect(sut.usage(1_105_449_963, 9_000_000_000_000_000, 'month').map((r) => r.requests)).toEqual([1]);
+    expect(sut.usage(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER, 'week')).toEqual([]);
+  });
+
   it('reads usage from the daily totals, not from the requests', () => {
     const plan = db
       .prepare("EXPLAIN QUERY PLAN SELECT SUM(requests) FROM api_usage_daily WHERE day >= '2026-11-01' AND day < '2026-12-01' AND user_id = 'u1'")

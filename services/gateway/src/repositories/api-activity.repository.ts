@@ -4,6 +4,8 @@ import type { Db } from '../db/database.js';
 const DAY = 86_400_000;
 /** Daily usage totals are small (one row per day and group) and kept for a year and a bit, for monthly charts. */
 export const USAGE_RETENTION_MS = 400 * DAY;
+/** The last day with a four-digit year: later ones would not compare as `YYYY-MM-DD` strings. */
+const MAX_DATE_MS = Date.UTC(9999, 11, 31);
 
 export interface ActivityFilter {
   model?: string | undefined;
@@ -140,7 +142,8 @@ export class ApiActivityRepository {
       week: "date(day, '-6 days', 'weekday 1')",
       month: "strftime('%Y-%m-01', day)",
     }[period];
-    const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+    // Clamped to four-digit years: the schema lets any non-negative integer through.
+    const day = (ms: number): string => new Date(Math.min(Math.max(ms, 0), MAX_DATE_MS)).toISOString().slice(0, 10);
     const rows = this.db
       .prepare(
         `SELECT ${bucket} AS bucket, key_id, MAX(key_name) AS key_name, user_id, MAX(username) AS username, model,

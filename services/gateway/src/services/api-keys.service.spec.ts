@@ -65,9 +65,9 @@ describe(ApiKeysService.name, () => {
   describe('self-service keys (apikeys:own:*)', () => {
     it('are refused while API_KEYS_SELF_SERVICE is off, and without a signed-in user', () => {
       const { sut, ann } = setup();
-      expect(() => sut.ownIdentity(ann)).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+      expect(() => sut.ownIdentity(ann)).toThrow(expect.objectContaining({ code: 'SELF_SERVICE_OFF' }));
       const on = setup(undefined, true).sut;
-      expect(() => on.ownIdentity({ mode: 'none', user: null, role: 'admin' })).toThrow(expect.objectContaining({ code: 'FORBIDDEN' }));
+      expect(() => on.ownIdentity({ mode: 'none', user: null, role: 'admin' })).toThrow(expect.objectContaining({ code: 'SELF_SERVICE_OFF' }));
     });
 
     it('act for the caller alone, even an admin: own keys only, no other owner', () => {

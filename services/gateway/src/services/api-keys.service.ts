@@ -134,10 +134,10 @@ export class ApiKeysService {
    */
   ownIdentity(identity: ConnectionIdentity): ConnectionIdentity {
     if (!this.selfService) {
-      throw new AppError(ErrorCode.FORBIDDEN, 'self-service API keys are off (API_KEYS_SELF_SERVICE); ask an admin for a key');
+      throw new AppError(ErrorCode.SELF_SERVICE_OFF, 'self-service API keys are off (API_KEYS_SELF_SERVICE); ask an admin for a key');
     }
     if (identity.user === null) {
-      throw new AppError(ErrorCode.FORBIDDEN, 'self-service API keys need a signed-in user');
+      throw new AppError(ErrorCode.SELF_SERVICE_OFF, 'self-service API keys are for signed-in users (with sign-in off, every caller is an admin: use the API keys page as one)');
     }
     return { ...identity, role: 'viewer' };
   }
