@@ -63,7 +63,7 @@ const EnvSchema = z.object({
   LLAMA_SERVER_URL: z.string().url().default('http://supervisor:8080'),
   /** Largest `/v1` request body (MiB); images in a multimodal chat are base64 inside it. */
   API_MAX_BODY_MB: envInt(16, 1, 1024),
-  /** `/v1` requests per model per replica, waiting and running together; beyond, 429. */
+  /** `/v1` requests per model across every replica (Redis; per replica while it is away), waiting and running together; beyond, 429. */
   API_MODEL_CONCURRENCY: envInt(10, 1, 100_000),
   /** How long `/v1` activity records are kept. */
   API_ACTIVITY_RETENTION_DAYS: envInt(90, 1, 36_500),
