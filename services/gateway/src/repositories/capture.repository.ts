@@ -86,6 +86,7 @@ export class CaptureRepository {
       : { activityId: row.activity_id, ts: row.ts, request: row.request, requestTruncated: row.request_truncated === 1, response: row.response, responseTruncated: row.response_truncated === 1 };
   }
 
+  /** How many requests' captures are kept now. */
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM api_captures').get() as { n: number }).n;
   }

@@ -44,9 +44,6 @@ export class PrometheusWriter {
     return text.trim() === '' ? '' : text;
   }
 
-  /** The content type of `render()`'s text. */
-  static readonly contentType = Registry.PROMETHEUS_CONTENT_TYPE;
-
   private create(name: string, type: MetricType, help: string, labelNames: string[]): (value: number, labels: Labels, suffix: string) => void {
     const registers = [this.registry];
     switch (type) {
