@@ -16,8 +16,8 @@ import type { PresetDocument, IniProblem } from './presets.js';
 import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
 import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts.js';
 import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
-import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
-import { ActivityQuerySchema, ApiKeyCreateSchema } from './openai.js';
+import type { ActivityRecord, ApiKeyView, CapturedExchange, CaptureSettings, UsageRow } from './openai.js';
+import { ActivityQuerySchema, ApiKeyCreateSchema, CaptureUpdateSchema, UsageQuerySchema } from './openai.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -148,10 +148,24 @@ export const RequestEvents = {
   /** Creates a key; the answer is the only time the key itself is shown. */
   'apikeys:create': { role: Role.operator, changes: true, payload: RequestBase.extend(ApiKeyCreateSchema.shape) },
   'apikeys:revoke': { role: Role.operator, changes: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
+  /**
+   * Self-service keys: with API_KEYS_SELF_SERVICE=true any signed-in user, viewers included,
+   * creates and revokes keys for themselves only (no owner can be named; another user's key is
+   * API_KEY_NOT_FOUND). The only events a viewer may send that change state: each is `own`, acts
+   * on the caller's own records alone, and is refused (SELF_SERVICE_OFF) while the setting is off.
+   */
+  'apikeys:own:create': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend(ApiKeyCreateSchema.omit({ userId: true }).shape) },
+  'apikeys:own:revoke': { role: Role.viewer, changes: true, own: true, payload: RequestBase.extend({ keyId: z.string().min(1).max(64) }) },
   /** Requests to the `/v1` endpoint, newest first (admins: everyone's; others: their own). */
   'activity:query': { role: Role.viewer, changes: false, payload: RequestBase.extend(ActivityQuerySchema.shape) },
-  /** Totals per day, key, user and model since `from`. */
-  'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend({ from: z.number().int().nonnegative(), to: z.number().int().positive().optional() }) },
+  /** Totals per day, week or month, key, user and model since `from`. */
+  'activity:usage': { role: Role.viewer, changes: false, payload: RequestBase.extend(UsageQuerySchema.shape) },
+  /** The capture buffer of `/v1` prompts and outputs (admins only; see CaptureSettingsSchema): its settings and how many are kept. */
+  'capture:get': { role: Role.admin, changes: false, payload: RequestBase },
+  /** Turns capture on or off (off deletes everything kept) or changes its bounds; audited. */
+  'capture:update': { role: Role.admin, changes: true, payload: RequestBase.extend(CaptureUpdateSchema.shape) },
+  /** The captured prompt and output of one request (null when none is kept); audited although it is a read (`audited`). */
+  'capture:view': { role: Role.admin, changes: false, audited: true, payload: RequestBase.extend({ activityId: z.number().int().positive() }) },
   /** Alerting (admins only): channels, rules, what is firing now. Channel secrets are never sent back. */
   'alerts:get': { role: Role.admin, changes: false, payload: RequestBase },
   'alerts:channels:create': {
@@ -202,6 +216,18 @@ export const REQUEST_EVENT_NAMES = Object.keys(RequestEvents) as RequestEvent[];
 
 export function isRequestEvent(name: string): name is RequestEvent {
   return Object.hasOwn(RequestEvents, name);
+}
+
+/** True when the event is recorded in the audit log: every state change, and reads marked `audited` (`capture:view`). */
+export function isAuditedEvent(event: RequestEvent): boolean {
+  const definition = RequestEvents[event];
+  return definition.changes || ('audited' in definition && definition.audited);
+}
+
+/** True for an `own` event: it changes only the caller's own records (see `apikeys:own:create`). */
+export function isOwnEvent(event: RequestEvent): boolean {
+  const definition = RequestEvents[event];
+  return 'own' in definition && definition.own;
 }
 
 /** A model as the dashboard shows it: the catalogue entry, its live state and its settings. */
@@ -316,11 +342,17 @@ export interface ResponseData {
   'sessions:list': { sessions: SessionView[] };
   'sessions:revoke': { handle: string };
   'audit:query': { entries: AuditEntry[]; hasMore: boolean };
-  'apikeys:list': { keys: ApiKeyView[] };
+  /** `selfService`: whether API_KEYS_SELF_SERVICE lets every signed-in user manage their own keys. */
+  'apikeys:list': { keys: ApiKeyView[]; selfService: boolean };
   'apikeys:create': { key: ApiKeyView; secret: string };
   'apikeys:revoke': { key: ApiKeyView };
+  'apikeys:own:create': { key: ApiKeyView; secret: string };
+  'apikeys:own:revoke': { key: ApiKeyView };
   'activity:query': { records: ActivityRecord[]; hasMore: boolean };
   'activity:usage': { rows: UsageRow[] };
+  'capture:get': { settings: CaptureSettings; stored: number };
+  'capture:update': { settings: CaptureSettings; stored: number };
+  'capture:view': { capture: CapturedExchange | null };
   'alerts:get': { channels: ChannelView[]; rules: AlertRule[]; firing: FiringAlert[] };
   'alerts:channels:create': { channel: ChannelView };
   'alerts:channels:update': { channel: ChannelView };
@@ -362,6 +394,12 @@ export interface BroadcastData {
   'alerts:firing': { firing: FiringAlert[] };
   /** A notification delivery was queued, attempted, delivered or failed (history, channel health). */
   'alerts:delivery': { delivery: DeliveryView };
+  /**
+   * `/v1` requests just stored, newest first: to admins all of them, to any other user their own.
+   * Not a state change (its `seq` is the newest one, not a new one); a client that was away asks
+   * `activity:query` with `afterId` for what it missed.
+   */
+  'activity:new': { records: ActivityRecord[] };
   'snapshot': Snapshot;
 }
 export type BroadcastEvent = keyof BroadcastData;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REQUEST_EVENT_NAMES, RequestEvents } from './api.js';
+import { isOwnEvent, REQUEST_EVENT_NAMES, RequestEvents } from './api.js';
 import { redactSecrets, REDACTED, roleAllows } from './auth.js';
 
 describe(redactSecrets.name, () => {
@@ -32,9 +32,13 @@ describe(roleAllows.name, () => {
     expect([roleAllows('viewer', 'operator'), roleAllows('operator', 'operator'), roleAllows('admin', 'operator')]).toEqual([false, true, true]);
   });
 
-  it('marks every event that changes state as needing more than viewer, and every viewer event as a read', () => {
+  it('marks every event that changes state as needing more than viewer, and every viewer event as a read, but the own-records family', () => {
+    // The one exception has its own rule: `own` events, named `<domain>:own:<action>`, act on the
+    // caller's own records only and are off unless an admin setting turns them on (the gateway checks).
     const viewerChanges = REQUEST_EVENT_NAMES.filter((e) => RequestEvents[e].role === 'viewer' && RequestEvents[e].changes);
-    expect(viewerChanges).toEqual([]);
+    expect(viewerChanges.filter((e) => !isOwnEvent(e))).toEqual([]);
+    expect(REQUEST_EVENT_NAMES.filter((e) => isOwnEvent(e))).toEqual(viewerChanges);
+    expect(viewerChanges.every((e) => /^[a-z]+:own:[a-z]+$/.test(e))).toBe(true);
     expect(REQUEST_EVENT_NAMES.filter((e) => RequestEvents[e].changes).length).toBeGreaterThan(10);
   });
 });

@@ -12,6 +12,8 @@ export const ErrorCode = {
   FORBIDDEN: 'FORBIDDEN',
   /** Allowed for the caller's own things only (an admin may act for anyone): e.g. another user's API key. */
   OWNER_ONLY: 'OWNER_ONLY',
+  /** An own-records request (`apikeys:own:*`) while the admin setting that allows it (API_KEYS_SELF_SERVICE) is off. */
+  SELF_SERVICE_OFF: 'SELF_SERVICE_OFF',
   /** The caller is not signed in, or their session ended. */
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   /** Wrong user name or password (the same answer for both). */

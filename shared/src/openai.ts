@@ -120,16 +120,59 @@ export const ActivityQuerySchema = z.object({
   limit: z.number().int().min(1).max(5000).default(200),
 });
 
-/** Totals of one day and one key, user and model. */
+/** The periods usage totals are summed over: UTC days, ISO weeks (from Monday), calendar months. */
+export const UsagePeriod = { day: 'day', week: 'week', month: 'month' } as const;
+export type UsagePeriod = (typeof UsagePeriod)[keyof typeof UsagePeriod];
+export const UsagePeriodSchema = z.enum(UsagePeriod);
+
+/** What `activity:usage` takes: the days [from, to) (epoch ms, whole UTC days) and the period to sum over. */
+export const UsageQuerySchema = z.object({
+  from: z.number().int().nonnegative(),
+  to: z.number().int().positive().optional(),
+  period: UsagePeriodSchema.default('day'),
+});
+
+/** Totals of one period and one key, user and model. */
 export interface UsageRow {
-  /** `YYYY-MM-DD` (UTC). */
+  /** The period's first day, `YYYY-MM-DD` (UTC): the day itself, the week's Monday, the month's 1st. */
   day: string;
   keyId: string | null;
   keyName: string | null;
+  userId: string | null;
   username: string | null;
   model: string | null;
   requests: number;
   errors: number;
   promptTokens: number;
   completionTokens: number;
+}
+
+/**
+ * The capture buffer (off by default): while an admin has it on, the prompts (request bodies) and
+ * outputs (response bodies, streamed ones as their SSE text) of the most recent `/v1` requests are
+ * kept in the database, at most `maxRequests` of them and `maxBytes` of each side, for admins to
+ * read on request in the Activity details. Turning it off deletes what was kept. Never logged.
+ */
+export const CaptureSettingsSchema = z.object({
+  enabled: z.boolean(),
+  /** How many of the most recent requests are kept; older ones are dropped. */
+  maxRequests: z.number().int().min(1).max(500),
+  /** Bytes kept of each side (the request body, the output) of one request; beyond, it is cut. */
+  maxBytes: z.number().int().min(1024).max(1_048_576),
+});
+export type CaptureSettings = z.output<typeof CaptureSettingsSchema>;
+
+export const CAPTURE_DEFAULTS: CaptureSettings = { enabled: false, maxRequests: 20, maxBytes: 65_536 };
+
+/** What `capture:update` takes: any of the settings (those left out keep their value). */
+export const CaptureUpdateSchema = CaptureSettingsSchema.partial();
+
+/** One captured request: its activity record's id, the body sent, the answer received. */
+export interface CapturedExchange {
+  activityId: number;
+  ts: number;
+  request: string;
+  requestTruncated: boolean;
+  response: string;
+  responseTruncated: boolean;
 }

@@ -17,8 +17,10 @@ import { attachRequestHandlers, createHandshake, dropHandshakeRequest, createReq
 import { AuditRepository } from './repositories/audit.repository.js';
 import { ApiActivityRepository } from './repositories/api-activity.repository.js';
 import { ApiKeyRepository } from './repositories/api-key.repository.js';
+import { CaptureRepository } from './repositories/capture.repository.js';
 import { LlamaUpstream } from './repositories/llama-upstream.js';
 import { createOpenAiRouter } from './handlers/openai.routes.js';
+import { ActivityFeed } from './services/activity-feed.js';
 import { ApiActivityWriter } from './services/api-activity-writer.js';
 import { ApiKeysService } from './services/api-keys.service.js';
 import { ApiMetrics } from './services/api-metrics.js';
@@ -110,11 +112,22 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       const auditRepo = new AuditRepository(database);
       // The /v1 endpoint (handlers/openai.routes.ts): keys, activity, the router upstream.
       const apiActivity = new ApiActivityRepository(database);
-      const apiKeys = new ApiKeysService(new ApiKeyRepository(database), config.api.environmentKeys);
+      const apiKeys = new ApiKeysService(new ApiKeyRepository(database), config.api.environmentKeys, Date.now, { selfService: config.api.keysSelfService });
       const llama = new LlamaUpstream(config.api.llamaUrl, config.api.llamaApiKey);
       upstream = llama;
       const apiMetrics = new ApiMetrics();
-      const writer = new ApiActivityWriter({ repo: apiActivity, afterFlush: () => apiKeys.flushLastUsed(), logger });
+      // The live Activity push needs the Socket.IO server, created below.
+      let feed: ActivityFeed | null = null;
+      const captures = new CaptureRepository(database);
+      const writer = new ApiActivityWriter({
+        repo: apiActivity,
+        captures,
+        afterFlush: (stored) => {
+          apiKeys.flushLastUsed();
+          feed?.publish(stored);
+        },
+        logger,
+      });
       apiWriter = writer;
       const openai = new OpenAiProxy({ listModels: () => llama.listModels(), redis, limits: { modelConcurrency: config.api.modelConcurrency, modelsCacheMs: 1000 },
         onUnavailable: (err) => logger.warn('llama-server model list unavailable', { error: err.message }) });
@@ -151,7 +164,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         (express) => {
           express.use('/api/auth', createAuthRouter({ auth, audit: { record: async (input) => requireAudit().record(input) }, allowedOrigins: config.auth.allowedOrigins, logger }));
           express.use('/v1', createOpenAiRouter({
-            auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics,
+            auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics, capture: captures,
             allowedOrigins: config.auth.allowedOrigins, bodyLimitBytes: config.api.maxBodyBytes, logger,
           }));
           express.get('/metrics', (_req, res) => {
@@ -181,6 +194,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       ioServer.engine.on('connection', (raw: Parameters<typeof dropHandshakeRequest>[0]) => dropHandshakeRequest(raw, proxyHeaders));
       kick = (room) => void ioServer.in(room).disconnectSockets(true);
       const broadcaster = new Broadcaster(ioServer, redis);
+      feed = new ActivityFeed(broadcaster, { admins: SocketRooms.admins, user: SocketRooms.user });
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
       audit = new AuditService(auditRepo, activity, logger, databaseCondition);
@@ -194,7 +208,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       alerting = alerts;
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
-        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity,
+        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity, captures,
         ...alerts.handlers,
       });
       await shareSettings(redis, dashboard.settings());

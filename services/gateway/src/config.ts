@@ -63,10 +63,12 @@ const EnvSchema = z.object({
   LLAMA_SERVER_URL: z.string().url().default('http://supervisor:8080'),
   /** Largest `/v1` request body (MiB); images in a multimodal chat are base64 inside it. */
   API_MAX_BODY_MB: envInt(16, 1, 1024),
-  /** `/v1` requests per model per replica, waiting and running together; beyond, 429. */
+  /** `/v1` requests per model across every replica (Redis; per replica while it is away), waiting and running together; beyond, 429. */
   API_MODEL_CONCURRENCY: envInt(10, 1, 100_000),
   /** How long `/v1` activity records are kept. */
   API_ACTIVITY_RETENTION_DAYS: envInt(90, 1, 36_500),
+  /** Lets every signed-in user (viewers too) create and revoke `/v1` keys for themselves (`apikeys:own:*`). */
+  API_KEYS_SELF_SERVICE: envBool(false),
   METRICS_RETENTION_PRUNE_MS: envInt(60_000, 100),
   /** A supervisor node not heard from for this long is shown offline (it reports every 10 s). */
   NODE_OFFLINE_AFTER_MS: envInt(NODE_OFFLINE_AFTER_MS, 1000),
@@ -98,7 +100,7 @@ export interface AuthConfig {
 
 export interface GatewayConfig {
   /** The `/v1` endpoint: where it forwards, with which key, the keys from the environment, its limits. */
-  api: { llamaUrl: string; llamaApiKey: string | null; environmentKeys: string[]; maxBodyBytes: number; modelConcurrency: number; activityRetentionMs: number };
+  api: { llamaUrl: string; llamaApiKey: string | null; environmentKeys: string[]; maxBodyBytes: number; modelConcurrency: number; activityRetentionMs: number; keysSelfService: boolean };
   redisUrl: string;
   host: string;
   port: number;
@@ -169,6 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       maxBodyBytes: e.API_MAX_BODY_MB * 1024 * 1024,
       modelConcurrency: e.API_MODEL_CONCURRENCY,
       activityRetentionMs: e.API_ACTIVITY_RETENTION_DAYS * 86_400_000,
+      keysSelfService: e.API_KEYS_SELF_SERVICE,
     },
     pruneIntervalMs: e.METRICS_RETENTION_PRUNE_MS,
     nodeOfflineAfterMs: e.NODE_OFFLINE_AFTER_MS,

@@ -288,4 +288,46 @@ export const MIGRATIONS: readonly string[] = [
   -- One node's lines newest first by id (the other filters have theirs from migrations 1 and 3).
   CREATE INDEX logs_node_id ON logs (node_id, id);
   `,
+  /* 9: /v1 usage totals per UTC day, key, user and model, kept by the activity writer; the capture buffer */ `
+  -- Written in the same transaction as the api_requests rows they count, so a usage query reads
+  -- one row per day and group instead of every request. '' stands for "none" (a session, an
+  -- environment key, an unknown model): NULLs would not collide in the primary key.
+  CREATE TABLE api_usage_daily (
+    day TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    model TEXT NOT NULL,
+    key_name TEXT,
+    username TEXT,
+    requests INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    PRIMARY KEY (day, key_id, user_id, model)
+  ) WITHOUT ROWID;
+  CREATE INDEX api_usage_daily_user ON api_usage_daily (user_id, day);
+  INSERT INTO api_usage_daily
+    SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch'), COALESCE(key_id, ''), COALESCE(user_id, ''), COALESCE(model, ''),
+      MAX(key_name), MAX(username), COUNT(*), SUM(CASE WHEN status BETWEEN 200 AND 299 THEN 0 ELSE 1 END),
+      COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)
+    FROM api_requests GROUP BY 1, 2, 3, 4;
+
+  -- The capture buffer (off by default): one settings row, and the prompts and outputs of at most
+  -- max_requests recent requests, each side cut at max_bytes. Turning it off deletes them all.
+  CREATE TABLE api_capture_settings (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    enabled INTEGER NOT NULL,
+    max_requests INTEGER NOT NULL,
+    max_bytes INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE api_captures (
+    activity_id INTEGER PRIMARY KEY REFERENCES api_requests (id) ON DELETE CASCADE,
+    ts INTEGER NOT NULL,
+    request TEXT NOT NULL,
+    request_truncated INTEGER NOT NULL,
+    response TEXT NOT NULL,
+    response_truncated INTEGER NOT NULL
+  );
+  `,
 ];

@@ -4,7 +4,9 @@ import express, { type Request, type Response, type Router } from 'express';
 import { OPENAI_ENDPOINTS, roleAllows, type ActivityRecord } from '@llamaproxy/shared';
 import { errorMeta, type Logger } from '@llamaproxy/shared/node';
 import { UpstreamUnavailable, type LlamaUpstream } from '../repositories/llama-upstream.js';
+import type { CaptureRepository } from '../repositories/capture.repository.js';
 import type { ApiActivityWriter } from '../services/api-activity-writer.js';
+import { CaptureBuffer } from '../services/capture-buffer.js';
 import type { ApiKeysService, ApiPrincipal } from '../services/api-keys.service.js';
 import type { ApiMetrics } from '../services/api-metrics.js';
 import type { AuthService, RequestOrigin } from '../services/auth.service.js';
@@ -19,6 +21,8 @@ export interface OpenAiRouterDeps {
   upstream: Pick<LlamaUpstream, 'forward'>;
   activity: Pick<ApiActivityWriter, 'add'>;
   metrics: Pick<ApiMetrics, 'observe'>;
+  /** The capture buffer's settings (read per request, so an admin's change holds at once on every replica). */
+  capture?: Pick<CaptureRepository, 'settings'>;
   allowedOrigins: readonly string[];
   bodyLimitBytes: number;
   logger: Logger;
@@ -44,7 +48,8 @@ interface Trace {
  * it) or a dashboard session (the playground; then the Origin must be the dashboard's, as for
  * every other cookie-authenticated call). The router's answer streams through untouched, chunk by
  * chunk with backpressure; a client that goes away aborts the upstream request. Every request,
- * refused ones too, becomes one activity record (never its prompt or output).
+ * refused ones too, becomes one activity record (never its prompt or output, unless an admin
+ * turned the capture buffer on: then those go to the capture table, bounded, never to a log).
  */
 export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
   const { auth, keys, proxy, upstream, activity, metrics } = deps;
@@ -53,7 +58,7 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
 
   const originOf = (req: Request): RequestOrigin => ({ headers: req.headers, peer: req.socket.remoteAddress ?? '' });
 
-  const record = (trace: Trace, status: number, extra: Partial<Omit<ActivityRecord, 'id'>> = {}): void => {
+  const record = (trace: Trace, status: number, extra: Partial<Omit<ActivityRecord, 'id'>> = {}, captured?: CaptureBuffer): void => {
     const entry: Omit<ActivityRecord, 'id'> = {
       ts: trace.ts,
       keyId: trace.principal?.keyId ?? null,
@@ -74,7 +79,7 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
       error: null,
       ...extra,
     };
-    activity.add(entry);
+    activity.add(entry, captured?.result());
     metrics.observe(entry);
   };
 
@@ -206,12 +211,15 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
     }
     const up = await upstream.forward('POST', `v1${trace.endpoint}`, body, headers, controller.signal);
     const tap = new UsageTap(up.headers['content-type']);
+    const capture = deps.capture?.settings();
+    const captured = capture?.enabled === true ? new CaptureBuffer(capture.maxBytes, body) : undefined;
     let ttftMs: number | null = null;
     up.body.on('data', (chunk: Buffer) => {
       if (ttftMs === null) {
         ttftMs = performance.now() - trace.start;
       }
       tap.push(chunk);
+      captured?.push(chunk);
     });
     res.status(up.status);
     for (const name of PASSED_HEADERS) {
@@ -245,7 +253,7 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
       tokensPerSec,
       durationMs,
       error: aborted ? 'client_closed_request' : up.status >= 400 ? `upstream_${up.status}` : null,
-    });
+    }, captured);
     return (f.promptTokens ?? 0) + (f.completionTokens ?? 0);
   };
 

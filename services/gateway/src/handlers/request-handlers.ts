@@ -21,6 +21,7 @@ import { createMetricsHandlers } from './metrics.handlers.js';
 import { createModelHandlers } from './models.handlers.js';
 import { createPresetHandlers } from './presets.handlers.js';
 import type { Handlers } from './request-context.js';
+import type { CaptureRepository } from '../repositories/capture.repository.js';
 import { createServerHandlers } from './server.handlers.js';
 import { createSettingsHandlers } from './settings.handlers.js';
 import { createUserHandlers } from './users.handlers.js';
@@ -40,6 +41,7 @@ export interface RequestHandlerDeps extends AlertHandlerDeps {
   audit: AuditRepository;
   apiKeys: ApiKeysService;
   apiActivity: ApiActivityRepository;
+  captures: CaptureRepository;
 }
 
 /** Every request event's handler, one module per domain. */

@@ -4,6 +4,7 @@ import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes } from 'rate-limit
 import {
   errorResponse,
   ErrorCode,
+  isAuditedEvent,
   isRequestEvent,
   okResponse,
   RequestEvents,
@@ -32,6 +33,8 @@ type Ack = (response: ResponseEnvelope) => void;
 export const SocketRooms = {
   user: (userId: string) => `user:${userId}`,
   session: (idHash: string) => `session:${idHash}`,
+  /** Every admin socket (a role change reconnects the socket, so membership follows the role). */
+  admins: 'role:admin',
 } as const;
 
 /** Headers the handshake needs: Origin, cookie, host and proxy headers (identity, address). */
@@ -112,6 +115,9 @@ export function createHandshake(auth: AuthService, config: GatewayConfig): {
         }
         if (resolved.sessionHash !== null) {
           void socket.join(SocketRooms.session(resolved.sessionHash));
+        }
+        if (resolved.identity.role === 'admin') {
+          void socket.join(SocketRooms.admins);
         }
         next();
       })
@@ -198,7 +204,7 @@ export function attachRequestHandlers(socket: AppSocket, deps: RequestHandlingDe
     const { identity, sessionHash } = socket.data;
     const fail = (error: ErrorInfo): void => reply(event, errorResponse(event, error, requestId), ack);
     const audited = async (outcome: 'ok' | 'error' | 'denied', errorCode: string | null, payload: unknown): Promise<void> => {
-      if (definition.changes) {
+      if (isAuditedEvent(event)) {
         await audit.record({ identity, address: socket.data.address, event, target: targetOf(payload), payload, outcome, errorCode, requestId });
       }
     };
@@ -266,10 +272,13 @@ function targetOf(payload: unknown): string | null {
     return null;
   }
   const p = payload as Record<string, unknown>;
-  for (const key of ['modelId', 'username', 'userId', 'handle', 'keyId']) {
+  for (const key of ['modelId', 'username', 'userId', 'handle', 'keyId', 'activityId']) {
     const value = p[key];
     if (typeof value === 'string') {
       return value.slice(0, 256);
+    }
+    if (typeof value === 'number') {
+      return String(value);
     }
   }
   return null;

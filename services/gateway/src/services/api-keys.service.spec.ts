@@ -7,12 +7,12 @@ import { ApiKeysService } from './api-keys.service.js';
 
 const ENV_KEY = 'environment-key-0123456789';
 
-function setup(now = { value: 1_000_000 }) {
+function setup(now = { value: 1_000_000 }, selfService = false) {
   const db = openDatabase(':memory:');
   const users = new UserRepository(db);
   const ann = users.create({ username: 'ann', passwordHash: null, role: 'viewer', origin: 'local' });
   const bob = users.create({ username: 'bob', passwordHash: null, role: 'admin', origin: 'local' });
-  const sut = new ApiKeysService(new ApiKeyRepository(db), [ENV_KEY], () => now.value);
+  const sut = new ApiKeysService(new ApiKeyRepository(db), [ENV_KEY], () => now.value, { selfService });
   const who = (u: typeof ann): ConnectionIdentity => ({ mode: 'local', user: { id: u.id, username: u.username, role: u.role }, role: u.role });
   return { sut, users, ann: who(ann), bob: who(bob), now };
 }
@@ -60,5 +60,26 @@ describe(ApiKeysService.name, () => {
     const principal = sut.authenticate(ENV_KEY);
     expect(principal).toMatchObject({ models: null, userId: null });
     expect(() => sut.revoke(principal!.keyId!, bob)).toThrow(/environment/);
+  });
+
+  describe('self-service keys (apikeys:own:*)', () => {
+    it('are refused while API_KEYS_SELF_SERVICE is off, and without a signed-in user', () => {
+      const { sut, ann } = setup();
+      expect(() => sut.ownIdentity(ann)).toThrow(expect.objectContaining({ code: 'SELF_SERVICE_OFF' }));
+      const on = setup(undefined, true).sut;
+      expect(() => on.ownIdentity({ mode: 'none', user: null, role: 'admin' })).toThrow(expect.objectContaining({ code: 'SELF_SERVICE_OFF' }));
+    });
+
+    it('act for the caller alone, even an admin: own keys only, no other owner', () => {
+      const { sut, ann, bob } = setup(undefined, true);
+      const annsKey = sut.create(input, sut.ownIdentity(ann)).key;
+      expect(annsKey.userId).toBe(ann.user!.id);
+      const bobsKey = sut.create(input, sut.ownIdentity(bob)).key;
+      // An admin acting through the own-records family cannot reach another user's key.
+      expect(() => sut.revoke(annsKey.id, sut.ownIdentity(bob))).toThrow(expect.objectContaining({ code: 'API_KEY_NOT_FOUND' }));
+      expect(() => sut.revoke(bobsKey.id, sut.ownIdentity(ann))).toThrow(expect.objectContaining({ code: 'API_KEY_NOT_FOUND' }));
+      expect(() => sut.create({ ...input, userId: bob.user!.id }, sut.ownIdentity(ann))).toThrow(expect.objectContaining({ code: 'OWNER_ONLY' }));
+      expect(sut.revoke(annsKey.id, sut.ownIdentity(ann)).revokedAt).not.toBeNull();
+    });
   });
 });

@@ -47,9 +47,13 @@ export class ApiKeysService {
   private readonly lastUsed = new Map<string, number>();
   private readonly now: () => number;
 
-  constructor(repo: ApiKeyRepository, environmentKeys: readonly string[], now: () => number = Date.now) {
+  /** Whether API_KEYS_SELF_SERVICE is on: every signed-in user may manage their own keys (`apikeys:own:*`). */
+  readonly selfService: boolean;
+
+  constructor(repo: ApiKeyRepository, environmentKeys: readonly string[], now: () => number = Date.now, options: { selfService?: boolean } = {}) {
     this.repo = repo;
     this.now = now;
+    this.selfService = options.selfService ?? false;
     this.environment = environmentKeys.map((key, index) => {
       const hash = sha256(key);
       return { id: `env-${hash.slice(0, 12)}`, name: `environment key ${index + 1}`, hash, prefix: key.slice(0, API_KEY_PREFIX_LENGTH) };
@@ -120,6 +124,22 @@ export class ApiKeysService {
       }
       throw err;
     }
+  }
+
+  /**
+   * The self-service rule (`apikeys:own:*`): allowed only while API_KEYS_SELF_SERVICE is on, and
+   * only to a signed-in user, who then acts as the owner of the keys alone (never as an admin).
+   * Returns the identity to act with: the caller's, with the role no higher than viewer's reach
+   * here, so `create` cannot name another owner and `revoke` finds only the caller's own keys.
+   */
+  ownIdentity(identity: ConnectionIdentity): ConnectionIdentity {
+    if (!this.selfService) {
+      throw new AppError(ErrorCode.SELF_SERVICE_OFF, 'self-service API keys are off (API_KEYS_SELF_SERVICE); ask an admin for a key');
+    }
+    if (identity.user === null) {
+      throw new AppError(ErrorCode.SELF_SERVICE_OFF, 'self-service API keys are for signed-in users (with sign-in off, every caller is an admin: use the API keys page as one)');
+    }
+    return { ...identity, role: 'viewer' };
   }
 
   /** Revokes a key (its owner or an admin); it fails on every replica from the next request on. */

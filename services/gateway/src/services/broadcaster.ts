@@ -28,6 +28,17 @@ export class Broadcaster {
   }
 
   /**
+   * Sends to the sockets in `rooms` (every replica), leaving out those also in `except`. For
+   * pushes that change no state the snapshot carries (the live activity feed): the envelope
+   * carries the newest sequence number this replica saw, not a new one.
+   */
+  toRooms<B extends BroadcastEvent>(rooms: readonly string[], except: readonly string[], event: B, data: BroadcastData[B]): void {
+    const envelope: BroadcastEnvelope<B> = { type: 'broadcast', event, data, seq: this.lastSeq, timestamp: Date.now() };
+    const target = this.io.to([...rooms]).except([...except]);
+    (target.emit as (ev: string, payload: unknown) => boolean)(event, envelope);
+  }
+
+  /**
    * The sequence number of the newest broadcast. While Redis is away this is the newest one this
    * replica saw, at once: a snapshot must not wait for Redis (nothing can be broadcast meanwhile,
    * and a cursor that is too low only makes a client accept a broadcast it could have skipped).

@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { OpenAiErrorType, type OpenAiErrorBody } from '@llamaproxy/shared';
 import { UpstreamUnavailable, type UpstreamModel } from '../repositories/llama-upstream.js';
+import { ModelSlots } from '../repositories/model-slots.js';
 import type { ApiPrincipal } from './api-keys.service.js';
 
 /** An answer of the `/v1` endpoint that is not the router's: an HTTP status in OpenAI's error shape. */
@@ -27,7 +28,7 @@ export class ApiError extends Error {
 
 /** How the endpoint admits requests. */
 export interface ProxyLimits {
-  /** Requests per model per replica, waiting and running together; beyond, 429. */
+  /** Requests per model across every replica (per replica while Redis is away), waiting and running together; beyond, 429. */
   modelConcurrency: number;
   /** How long the router's model list is reused. */
   modelsCacheMs: number;
@@ -49,7 +50,7 @@ export interface Admission {
 
 /**
  * The rules of the `/v1` endpoint, apart from the HTTP plumbing: which models a caller sees and
- * may use, the per-model concurrency cap, and each key's request and token rate limits
+ * may use, the per-model concurrency cap (shared by the replicas in Redis, model-slots.ts), and each key's request and token rate limits
  * (rate-limiter-flexible on Redis, so replicas share one budget per key; per replica from memory
  * while Redis is away). Tokens are counted after a response (only then are they known), so a key
  * over its token budget is refused from its next request on.
@@ -58,12 +59,14 @@ export class OpenAiProxy {
   private readonly deps: OpenAiProxyDeps;
   private readonly now: () => number;
   private cache: { at: number; models: UpstreamModel[] } | null = null;
-  private readonly inFlight = new Map<string, number>();
+  /** The per-model cap, counted across replicas in Redis (model-slots.ts). */
+  private readonly slots: ModelSlots;
   private readonly limiters = new Map<string, RateLimiterRedis>();
 
   constructor(deps: OpenAiProxyDeps) {
     this.deps = deps;
     this.now = deps.now ?? Date.now;
+    this.slots = new ModelSlots(deps.redis, deps.limits.modelConcurrency);
   }
 
   /** The router's models that `principal` may use (the list answers `/v1/models`). */
@@ -106,11 +109,10 @@ export class OpenAiProxy {
         throw err;
       }
     }
-    const running = this.inFlight.get(model) ?? 0;
-    if (running >= this.deps.limits.modelConcurrency) {
-      throw new ApiError(429, 'model_busy', `the model "${model}" has ${running} requests waiting or running; try again shortly`, { retryAfterSec: 1 });
+    const slot = await this.slots.acquire(model);
+    if (!('release' in slot)) {
+      throw new ApiError(429, 'model_busy', `the model "${model}" has ${slot.held} requests waiting or running; try again shortly`, { retryAfterSec: 1 });
     }
-    this.inFlight.set(model, running + 1);
     let released = false;
     return {
       release: (tokens) => {
@@ -118,12 +120,7 @@ export class OpenAiProxy {
           return;
         }
         released = true;
-        const n = (this.inFlight.get(model) ?? 1) - 1;
-        if (n <= 0) {
-          this.inFlight.delete(model);
-        } else {
-          this.inFlight.set(model, n);
-        }
+        slot.release();
         if (id !== null && tokensPerMinute !== null && tokens > 0) {
           void this.limiter('tokens', tokensPerMinute).penalty(id, tokens).catch(() => undefined);
         }
@@ -133,7 +130,7 @@ export class OpenAiProxy {
 
   /** Requests now waiting or running for a model on this replica. */
   inFlightFor(model: string): number {
-    return this.inFlight.get(model) ?? 0;
+    return this.slots.heldHere(model);
   }
 
   private async routerModels(fresh = false): Promise<UpstreamModel[]> {

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface HttpRoutes {
   /** Prometheus exposition of the latest sample. */
-  metrics(): string;
+  metrics(): Promise<string>;
   /** Time of the latest sample, null before the first. */
   lastSampleTs(): number | null;
 }
@@ -19,9 +19,13 @@ export function createHttpHandler(routes: HttpRoutes): (req: IncomingMessage, re
     }
     switch (path) {
       case '/metrics': {
-        const body = routes.metrics();
-        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
-        res.end(req.method === 'HEAD' ? undefined : body);
+        routes.metrics().then(
+          (body) => {
+            res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+            res.end(req.method === 'HEAD' ? undefined : body);
+          },
+          () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics could not be written\n'),
+        );
         return;
       }
       case '/health': {

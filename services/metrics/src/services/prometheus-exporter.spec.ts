@@ -71,8 +71,8 @@ describe(renderExposition.name, () => {
   const sut = renderExposition;
   const models = [{ sample: SAMPLE.models[0]!, families: new Map([['llamacpp:n_decode_total', { value: 8, type: 'counter' as const, help: 'decode calls' }]]) }];
 
-  it('parses with a Prometheus text parser; every family is typed and every value a number', () => {
-    const parsed = parsePrometheusTextFormat(sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
+  it('parses with a Prometheus text parser; every family is typed and every value a number', async () => {
+    const parsed = parsePrometheusTextFormat(await sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
 
     expect(parsed.length).toBeGreaterThan(30);
     for (const f of parsed) {
@@ -87,8 +87,8 @@ describe(renderExposition.name, () => {
     }
   });
 
-  it('labels per-model series with the model and passes llama-server’s own figures through', () => {
-    const parsed = parsePrometheusTextFormat(sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
+  it('labels per-model series with the model and passes llama-server’s own figures through', async () => {
+    const parsed = parsePrometheusTextFormat(await sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
 
     expect(family(parsed, 'llamaproxy_model_generation_tokens_per_second').metrics).toEqual([{ value: '42.5', labels: { node: 'node-1', model: 'qwen "2.5" 7B' } }]);
     expect(family(parsed, 'llamaproxy_model_generation_tokens_total')).toMatchObject({ type: 'COUNTER', metrics: [{ value: '408' }] });
@@ -96,8 +96,8 @@ describe(renderExposition.name, () => {
     expect(family(parsed, 'llamacpp:n_decode_total')).toMatchObject({ type: 'COUNTER', help: 'decode calls', metrics: [{ value: '8', labels: { node: 'node-1', model: 'qwen "2.5" 7B' } }] });
   });
 
-  it('writes GPUs in base units, and leaves out a figure the GPU does not have', () => {
-    const text = sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF });
+  it('writes GPUs in base units, and leaves out a figure the GPU does not have', async () => {
+    const text = await sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF });
     const parsed = parsePrometheusTextFormat(text);
 
     expect(family(parsed, 'llamaproxy_gpu_memory_total_bytes').metrics[0]).toEqual({
@@ -109,9 +109,9 @@ describe(renderExposition.name, () => {
     expect(text).not.toContain('llamaproxy_gpu_fan_speed_percent');
   });
 
-  it('reports the collector’s own cost, with the event-loop delay as a summary in seconds', () => {
-    const parsed = parsePrometheusTextFormat(sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
-    const values = parsePrometheusText(sut({ nodeId: 'n', sample: null, models: [], self: SELF }).replace(/\{[^}]*\}/g, ''));
+  it('reports the collector’s own cost, with the event-loop delay as a summary in seconds', async () => {
+    const parsed = parsePrometheusTextFormat(await sut({ nodeId: 'node-1', sample: SAMPLE, models, self: SELF }));
+    const values = parsePrometheusText((await sut({ nodeId: 'n', sample: null, models: [], self: SELF })).replace(/\{[^}]*\}/g, ''));
 
     expect(family(parsed, 'llamaproxy_collector_eventloop_delay_seconds').metrics[0]?.quantiles).toMatchObject({ '0.99': '0.0007' });
     expect(values.get('llamaproxy_collector_eventloop_delay_p99_seconds')?.value).toBe(0.0007);
@@ -119,8 +119,8 @@ describe(renderExposition.name, () => {
     expect(values.get('llamaproxy_collector_publish_errors_total')).toMatchObject({ value: 1, type: 'counter' });
   });
 
-  it('before the first sample serves only the collector’s own figures', () => {
-    const parsed = parsePrometheusTextFormat(sut({ nodeId: 'n', sample: null, models: [], self: { ...SELF, eventLoop: null } }));
+  it('before the first sample serves only the collector’s own figures', async () => {
+    const parsed = parsePrometheusTextFormat(await sut({ nodeId: 'n', sample: null, models: [], self: { ...SELF, eventLoop: null } }));
 
     expect(parsed.every((f) => f.name.startsWith('llamaproxy_collector_'))).toBe(true);
   });

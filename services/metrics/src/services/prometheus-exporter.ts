@@ -1,6 +1,6 @@
 import type { MetricsSample } from '@llamaproxy/shared';
 import type { ModelReading } from './inference.js';
-import { PrometheusWriter } from './prometheus-text.js';
+import { PrometheusWriter } from './prometheus-writer.js';
 import type { SelfFigures } from './self-stats.js';
 
 export interface ExpositionInput {
@@ -15,8 +15,9 @@ export interface ExpositionInput {
  * The collector's `GET /metrics`: the latest sample as Prometheus gauges and counters (base units:
  * bytes, seconds, hertz), every series labelled with `node`, per-model series with `model`, plus
  * llama-server's own `llamacpp:*` figures passed through per model, and the collector's own cost.
+ * Written with prom-client (prometheus-writer.ts).
  */
-export function renderExposition(input: ExpositionInput): string {
+export async function renderExposition(input: ExpositionInput): Promise<string> {
   const w = new PrometheusWriter();
   const node = input.nodeId;
   const s = input.sample;
@@ -127,5 +128,5 @@ export function renderExposition(input: ExpositionInput): string {
     summary(el.count, { node }, '_count');
     w.family('llamaproxy_collector_eventloop_delay_p99_seconds', 'gauge', 'p99 event-loop delay of the collector since it started')(el.p99 / 1000, { node });
   }
-  return w.toString();
+  return w.render();
 }

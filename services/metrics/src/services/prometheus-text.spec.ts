@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { escapeLabelValue, parsePrometheusText, PrometheusWriter } from './prometheus-text.js';
+import { parsePrometheusText } from './prometheus-text.js';
 
 // A real llama-server's /metrics (router mode, one completion of a tiny model).
 const LLAMA_METRICS = readFileSync(new URL('./__fixtures__/llama-metrics.txt', import.meta.url), 'utf8');
@@ -30,44 +29,5 @@ describe(parsePrometheusText.name, () => {
     expect(families.get('b')?.value).toBe(1500);
     expect(families.get('c')?.value).toBe(Number.POSITIVE_INFINITY);
     expect(families.get('d')?.type).toBe('untyped');
-  });
-});
-
-describe(PrometheusWriter.name, () => {
-  it('writes HELP and TYPE once per family, leaves out null samples and empty families', () => {
-    const sut = new PrometheusWriter();
-    const gauge = sut.family('x_bytes', 'gauge', 'Some bytes');
-    gauge(1, { node: 'a' });
-    gauge(null, { node: 'b' });
-    gauge(2.5, { node: 'c' });
-    sut.family('empty', 'gauge', 'Nothing')(null);
-
-    expect(sut.toString()).toBe('# HELP x_bytes Some bytes\n# TYPE x_bytes gauge\nx_bytes{node="a"} 1\nx_bytes{node="c"} 2.5\n');
-  });
-
-  it('escapes label values so that a Prometheus parser reads them back', () => {
-    const sut = new PrometheusWriter();
-    const nasty = 'a "quoted" \\ back\nslash';
-    sut.family('m', 'counter', 'Help with \\ and\nnewline')(3, { model: nasty });
-
-    const parsed = parsePrometheusTextFormat(sut.toString());
-
-    expect(parsed).toEqual([{ name: 'm', help: 'Help with \\ and\nnewline', type: 'COUNTER', metrics: [{ value: '3', labels: { model: nasty } }] }]);
-  });
-
-  it('writes special values as Prometheus spells them', () => {
-    const sut = new PrometheusWriter();
-    const g = sut.family('g', 'gauge', 'g');
-    g(Number.NaN, { k: '1' });
-    g(Number.POSITIVE_INFINITY, { k: '2' });
-    g(Number.NEGATIVE_INFINITY, { k: '3' });
-
-    expect(sut.toString()).toContain('g{k="1"} NaN\ng{k="2"} +Inf\ng{k="3"} -Inf\n');
-  });
-});
-
-describe(escapeLabelValue.name, () => {
-  it('escapes backslash, double quote and newline only', () => {
-    expect(escapeLabelValue('x\\y"z\nw\t')).toBe('x\\\\y\\"z\\nw\t');
   });
 });

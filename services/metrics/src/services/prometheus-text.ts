@@ -1,5 +1,6 @@
-// Prometheus text exposition format (version 0.0.4): a reader for llama-server's /metrics and a
-// writer for the collector's own endpoint.
+// Prometheus text exposition format (version 0.0.4): a reader for llama-server's /metrics. The
+// collector's own endpoint is written with prom-client (prometheus-writer.ts).
+import type { MetricType } from './prometheus-writer.js';
 
 export interface ParsedFamily {
   value: number;
@@ -66,71 +67,4 @@ function parseSampleValue(text: string): number | null {
   }
 }
 
-export type MetricType = 'gauge' | 'counter' | 'summary' | 'untyped';
-export type Labels = Record<string, string | number>;
-
-/**
- * Builds an exposition: each family's HELP and TYPE once, then its samples. Samples with a null
- * value are left out (Prometheus' way of saying "unknown"), and so are families left empty.
- */
-export class PrometheusWriter {
-  private readonly families = new Map<string, { help: string; type: MetricType; lines: string[] }>();
-
-  family(name: string, type: MetricType, help: string): (value: number | null, labels?: Labels, suffix?: string) => void {
-    let family = this.families.get(name);
-    if (family === undefined) {
-      family = { help, type, lines: [] };
-      this.families.set(name, family);
-    }
-    const lines = family.lines;
-    return (value, labels, suffix = '') => {
-      if (value === null) {
-        return;
-      }
-      lines.push(`${name}${suffix}${formatLabels(labels)} ${formatValue(value)}`);
-    };
-  }
-
-  toString(): string {
-    let out = '';
-    for (const [name, family] of this.families) {
-      if (family.lines.length === 0) {
-        continue;
-      }
-      out += `# HELP ${name} ${escapeHelp(family.help)}\n# TYPE ${name} ${family.type}\n`;
-      for (const line of family.lines) {
-        out += `${line}\n`;
-      }
-    }
-    return out;
-  }
-}
-
-function formatLabels(labels: Labels | undefined): string {
-  if (labels === undefined) {
-    return '';
-  }
-  const parts = Object.entries(labels).map(([key, value]) => `${key}="${escapeLabelValue(String(value))}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
-
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-}
-
-function escapeHelp(help: string): string {
-  return help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) {
-    return 'NaN';
-  }
-  if (value === Number.POSITIVE_INFINITY) {
-    return '+Inf';
-  }
-  if (value === Number.NEGATIVE_INFINITY) {
-    return '-Inf';
-  }
-  return String(value);
-}
+export type { MetricType } from './prometheus-writer.js';

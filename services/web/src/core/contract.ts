@@ -17,7 +17,7 @@ export const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const satisfies 
 export const LOG_SOURCES = ['gateway', 'supervisor', 'llama-server', 'metrics', 'audit'] as const satisfies readonly Shared.LogSource[];
 
 /** Broadcasts that change state; each increments the server's `seq`. The rest are idempotent merges. */
-export const MERGE_BROADCASTS = ['metrics:update', 'logs:entry'] as const satisfies readonly Shared.BroadcastEvent[];
+export const MERGE_BROADCASTS = ['metrics:update', 'logs:entry', 'activity:new'] as const satisfies readonly Shared.BroadcastEvent[];
 
 /** The gateway's identity routes (under the app's base path, forwarded by nginx). */
 export const AUTH_ROUTES: typeof Shared.AuthRoutes = {
@@ -75,8 +75,13 @@ export const REQUEST_ROLES: { readonly [E in Shared.RequestEvent]: (typeof Share
   'apikeys:list': 'viewer',
   'apikeys:create': 'operator',
   'apikeys:revoke': 'operator',
+  'apikeys:own:create': 'viewer',
+  'apikeys:own:revoke': 'viewer',
   'activity:query': 'viewer',
   'activity:usage': 'viewer',
+  'capture:get': 'admin',
+  'capture:update': 'admin',
+  'capture:view': 'admin',
   'alerts:get': 'admin',
   'alerts:channels:create': 'admin',
   'alerts:channels:update': 'admin',

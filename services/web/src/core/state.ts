@@ -1,4 +1,5 @@
 import type {
+  ActivityRecord,
   BroadcastData,
   DeliveryView,
   FiringAlert,
@@ -66,6 +67,8 @@ export interface AppState {
   alertsFiring: FiringAlert[] | null;
   /** The newest delivery that changed (`alerts:delivery`), for the Alerts page's history. */
   alertDelivery: DeliveryView | null;
+  /** The latest `activity:new` push (newest first), for the Activity page to merge; null before one. */
+  activityNew: ActivityRecord[] | null;
 }
 
 export const LIMITS = {
@@ -94,5 +97,6 @@ export function initialState(): AppState {
     preset: null,
     alertsFiring: null,
     alertDelivery: null,
+    activityNew: null,
   };
 }

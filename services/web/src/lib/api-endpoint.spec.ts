@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ActivityRecord } from '@llamaproxy/shared';
-import { activityCsv, ChatStreamReader, chatBody, curlCommand, mergeNewer } from './api-endpoint.js';
+import { activityCsv, ChatStreamReader, chatBody, curlCommand, matchesActivityFilter, mergeNewer } from './api-endpoint.js';
 
 const REQUEST = { model: 'tiny', system: '', user: "it's me", temperature: 0.7, topP: 0.9, maxTokens: 64 };
 
@@ -18,9 +18,22 @@ describe(ChatStreamReader.name, () => {
     expect(sut.push(all.slice(0, cut))).toEqual([]);
     expect(sut.push(all.slice(cut))).toEqual(['Hel', 'lo']);
   });
+
+  it("keeps llama-server's own generation speed from its last event", () => {
+    const sut = new ChatStreamReader();
+    expect(sut.serverTokensPerSec).toBeNull();
+    sut.push(`data: ${JSON.stringify({ choices: [{ delta: {}, finish_reason: 'stop' }], timings: { predicted_n: 24, predicted_per_second: 812.5 } })}\n\n`);
+    expect(sut.serverTokensPerSec).toBe(812.5);
+  });
 });
 
 describe('chatBody and curlCommand', () => {
+  it('sends an image as OpenAI\'s content array, text first', () => {
+    const body = chatBody({ ...REQUEST, image: 'data:image/png;base64,iVBOR' });
+    expect(body.messages).toEqual([{ role: 'user', content: [{ type: 'text', text: "it's me" }, { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBOR' } }] }]);
+    expect(chatBody({ ...REQUEST, image: null }).messages).toEqual([{ role: 'user', content: "it's me" }]);
+  });
+
   it('omits an empty system prompt and always streams', () => {
     expect(chatBody(REQUEST)).toEqual({ model: 'tiny', messages: [{ role: 'user', content: "it's me" }], temperature: 0.7, top_p: 0.9, max_tokens: 64, stream: true });
     expect((chatBody({ ...REQUEST, system: 'be brief' }).messages as unknown[])[0]).toEqual({ role: 'system', content: 'be brief' });
@@ -45,5 +58,22 @@ describe('activityCsv and mergeNewer', () => {
 
   it('puts newer records first without duplicates', () => {
     expect(mergeNewer([record(2), record(1)], [record(3), record(2)]).map((r) => r.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe(matchesActivityFilter.name, () => {
+  it.each([
+    [{}, {}, true],
+    [{ model: 'tiny' }, {}, true],
+    [{ model: 'other' }, {}, false],
+    [{ keyId: 'k' }, {}, true],
+    [{ keyId: 'x' }, {}, false],
+    [{ status: 'ok' }, { status: 204 }, true],
+    [{ status: 'ok' }, { status: 499 }, false],
+    [{ status: 'error' }, { status: 429 }, true],
+    [{ status: 'error' }, {}, false],
+    [{ model: 'tiny', status: 'error' }, { status: 500 }, true],
+  ] as const)('filter %o on a record with %o: %s', (filter, extra, shown) => {
+    expect(matchesActivityFilter(record(1, extra), filter)).toBe(shown);
   });
 });

@@ -8,11 +8,20 @@ export interface PlaygroundRequest {
   temperature: number;
   topP: number;
   maxTokens: number;
+  /** An image for a multimodal model, as a `data:` URL; absent or null: text only. */
+  image?: string | null;
 }
 
-/** The `/v1/chat/completions` body of a playground request (always streamed). */
+/**
+ * The `/v1/chat/completions` body of a playground request (always streamed). With an image, the
+ * user message is OpenAI's content array (text, then `image_url` with the data URL), which
+ * llama-server accepts for a model loaded with its mmproj.
+ */
 export function chatBody(r: PlaygroundRequest): Record<string, unknown> {
-  const messages = [...(r.system.trim() === '' ? [] : [{ role: 'system', content: r.system }]), { role: 'user', content: r.user }];
+  const user = r.image === undefined || r.image === null
+    ? { role: 'user', content: r.user }
+    : { role: 'user', content: [{ type: 'text', text: r.user }, { type: 'image_url', image_url: { url: r.image } }] };
+  const messages = [...(r.system.trim() === '' ? [] : [{ role: 'system', content: r.system }]), user];
   return { model: r.model, messages, temperature: r.temperature, top_p: r.topP, max_tokens: r.maxTokens, stream: true };
 }
 
@@ -36,6 +45,8 @@ export function curlCommand(endpoint: string, r: PlaygroundRequest): string {
  */
 export class ChatStreamReader {
   private pending = '';
+  /** llama-server's own generation speed (`timings.predicted_per_second` of its last event), once sent. */
+  serverTokensPerSec: number | null = null;
 
   push(text: string): string[] {
     this.pending += text;
@@ -53,9 +64,14 @@ export class ChatStreamReader {
         continue;
       }
       try {
-        const delta = (JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[] }).choices?.[0]?.delta?.content;
+        const event = JSON.parse(data) as { choices?: { delta?: { content?: unknown } }[]; timings?: { predicted_per_second?: unknown } };
+        const delta = event.choices?.[0]?.delta?.content;
         if (typeof delta === 'string' && delta !== '') {
           out.push(delta);
+        }
+        const speed = event.timings?.predicted_per_second;
+        if (typeof speed === 'number' && Number.isFinite(speed)) {
+          this.serverTokensPerSec = speed;
         }
       } catch {
         // Not JSON: skipped.
@@ -87,4 +103,17 @@ export function activityCsv(records: readonly ActivityRecord[]): string {
 export function mergeNewer(shown: readonly ActivityRecord[], newer: readonly ActivityRecord[], cap = 1000): ActivityRecord[] {
   const known = new Set(shown.map((r) => r.id));
   return [...newer.filter((r) => !known.has(r.id)), ...shown].slice(0, cap);
+}
+
+/** The Activity page's filters, as `activity:query` takes them. */
+export interface ActivityFilterValues {
+  model?: string;
+  keyId?: string;
+  status?: 'ok' | 'error';
+}
+
+/** True when a pushed record passes the filters the table shows (the same rules as `activity:query`). */
+export function matchesActivityFilter(r: ActivityRecord, f: ActivityFilterValues): boolean {
+  const ok = r.status >= 200 && r.status <= 299;
+  return (f.model === undefined || r.model === f.model) && (f.keyId === undefined || r.keyId === f.keyId) && (f.status === undefined || (f.status === 'ok') === ok);
 }

@@ -3,7 +3,7 @@ import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { field, h, setText, valueOf } from '../core/dom.js';
 import { KeyedList } from '../core/keyed-list.js';
-import { needs } from '../core/permissions.js';
+import { can } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
 import { formatDateTime } from '../lib/format.js';
 
@@ -43,12 +43,14 @@ class ApiKeyRow extends Component<ApiKeyView> {
 }
 
 /**
- * API keys of the OpenAI-compatible endpoint (`<base>v1`): everyone manages their own keys,
- * admins everyone's. A new key is shown once, right after it is created; only its hash is kept.
+ * API keys of the OpenAI-compatible endpoint (`<base>v1`): operators manage their own keys,
+ * admins everyone's, and with API_KEYS_SELF_SERVICE every signed-in user their own. A new key is shown once, right after it is created; only its hash is kept.
  */
 export class ApiKeysPage extends Component<AppContext> {
   private rows!: KeyedList<ApiKeyView>;
   private keys: ApiKeyView[] = [];
+  /** How this user manages keys: `all` (operators, admins), `own` (self-service), or not at all. */
+  private mode: 'all' | 'own' | null = null;
 
   protected override render(): HTMLElement {
     const body = h('tbody');
@@ -65,7 +67,7 @@ export class ApiKeysPage extends Component<AppContext> {
       ),
       h(
         'form',
-        { class: 'card api-key-form', novalidate: true, 'aria-label': 'Create an API key', ...needs('apikeys:create') },
+        { class: 'card api-key-form', novalidate: true, 'aria-label': 'Create an API key', hidden: true },
         h('h2', null, 'New key'),
         h(
           'div',
@@ -86,6 +88,7 @@ export class ApiKeysPage extends Component<AppContext> {
           h('button', { type: 'button', class: 'button', 'data-action': 'copy' }, 'Copy'),
         ),
       ),
+      h('p', { class: 'card keys-note muted', hidden: true }, 'Creating keys needs the operator role, unless an admin lets every user manage their own (API_KEYS_SELF_SERVICE).'),
       h(
         'section',
         { class: 'card table-wrap', 'aria-label': 'API keys' },
@@ -120,7 +123,13 @@ export class ApiKeysPage extends Component<AppContext> {
 
   private async reload(): Promise<void> {
     try {
-      this.keys = (await this.props.store.request('apikeys:list', {})).keys;
+      const { keys, selfService } = await this.props.store.request('apikeys:list', {});
+      this.keys = keys;
+      const identity = this.props.store.get('identity');
+      this.mode = can(identity, 'apikeys:create') ? 'all' : selfService && (identity?.user ?? null) !== null ? 'own' : null;
+      (this.el.querySelector('.api-key-form') as HTMLElement).hidden = this.mode === null;
+      (this.el.querySelector('.keys-note') as HTMLElement).hidden = this.mode !== null;
+      this.el.querySelector('.api-keys-table')?.classList.toggle('read-only', this.mode === null);
       this.show();
     } catch (error) {
       this.show(`Loading the keys: ${errorMessage(error)}`);
@@ -135,7 +144,7 @@ export class ApiKeysPage extends Component<AppContext> {
     const expires = value('expires');
     const limit = (name: string): number | null => (value(name) === '' ? null : Number(value(name)));
     try {
-      const { key, secret } = await this.props.store.request('apikeys:create', {
+      const { key, secret } = await this.props.store.request(this.mode === 'own' ? 'apikeys:own:create' : 'apikeys:create', {
         name: value('name'),
         models: models.length === 0 ? null : models,
         expiresAt: expires === '' ? null : new Date(`${expires}T23:59:59`).getTime(),
@@ -158,7 +167,7 @@ export class ApiKeysPage extends Component<AppContext> {
       return;
     }
     try {
-      const revoked = (await this.props.store.request('apikeys:revoke', { keyId })).key;
+      const revoked = (await this.props.store.request(this.mode === 'own' ? 'apikeys:own:revoke' : 'apikeys:revoke', { keyId })).key;
       this.keys = this.keys.map((k) => (k.id === keyId ? revoked : k));
       this.show();
       this.props.toasts.success(`Key "${key.name}" revoked`);

@@ -7,14 +7,21 @@ import { errorMessage } from '../core/transport.js';
 import { ChatStreamReader, chatBody, curlCommand, type PlaygroundRequest } from '../lib/api-endpoint.js';
 import { formatRate } from '../lib/format.js';
 
+/** Largest image the playground sends (base64 grows it by a third; the body limit is API_MAX_BODY_MB, 16 MiB by default). */
+const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
+
 /**
  * Try a model: system prompt, sampling settings, a prompt; the answer streams in from the
  * dashboard's own `/v1/chat/completions` with the session cookie (no key needed), with live
- * tokens per second (one streamed delta counts as one token). Stop aborts the request, which
+ * tokens per second (one streamed delta counts as one token while it streams; llama-server's own
+ * `timings` figure once it sends it). A multimodal model (one with an mmproj) also takes an
+ * image, sent as a data URL in OpenAI's content array. Stop aborts the request, which
  * stops the generation in llama-server. "Copy as curl" gives the same request for a key.
  */
 export class PlaygroundPage extends Component<AppContext> {
   private controller: AbortController | null = null;
+  /** The chosen image as a data URL, or null. */
+  private image: string | null = null;
   private readonly endpoint = new URL('v1', document.baseURI).href;
 
   protected override render(): HTMLElement {
@@ -34,6 +41,14 @@ export class PlaygroundPage extends Component<AppContext> {
         ),
         h('p', { class: 'model-state muted' }, h('span', { class: 'state-text' }), ' ', h('button', { type: 'button', class: 'button small', 'data-action': 'load', hidden: true, ...needs('models:load') }, 'Load')),
         field('System prompt', h('textarea', { id: 'pg-system', name: 'system', rows: 2 })),
+        h(
+          'div',
+          { class: 'pg-image' },
+          field('Image (multimodal models)', h('input', { id: 'pg-image', name: 'image', type: 'file', accept: 'image/png,image/jpeg,image/webp,image/gif' })),
+          h('img', { class: 'pg-image-preview', alt: 'The image sent with the prompt', hidden: true }),
+          h('button', { type: 'button', class: 'button small', 'data-action': 'clear-image', hidden: true }, 'Remove image'),
+          h('p', { class: 'pg-image-note muted' }),
+        ),
         field('Prompt', h('textarea', { id: 'pg-user', name: 'user', rows: 4, required: true })),
         h(
           'div',
@@ -56,6 +71,8 @@ export class PlaygroundPage extends Component<AppContext> {
         void this.run();
       },
       'change select': () => this.showState(),
+      'change input[type="file"]': (_e, target) => void this.pickImage((target as HTMLInputElement).files?.[0] ?? null),
+      'click [data-action="clear-image"]': () => void this.pickImage(null),
       'click [data-action="stop"]': () => this.controller?.abort(),
       'click [data-action="load"]': () => void this.load(),
       'click [data-action="curl"]': () => {
@@ -86,9 +103,42 @@ export class PlaygroundPage extends Component<AppContext> {
   private showState(): void {
     const id = (this.el.querySelector('select[name="model"]') as HTMLSelectElement).value;
     const model = this.props.store.get('models').find((m) => m.id === id);
+    // An image goes only to a model with a projector (mmproj); llama-server refuses it otherwise.
+    const multimodal = model?.mmproj !== null && model?.mmproj !== undefined;
+    setText(this.el.querySelector('.pg-image-note') as HTMLElement,
+      this.image === null ? '' : multimodal ? '' : `${id} has no multimodal projector (mmproj): llama-server will refuse the image.`);
     const status = model?.state.status ?? 'unknown';
     setText(this.el.querySelector('.state-text') as HTMLElement, id === '' ? 'No model in the models folder.' : `State: ${status}`);
     (this.el.querySelector('[data-action="load"]') as HTMLElement).hidden = status !== 'unloaded' && status !== 'error';
+  }
+
+  /** Reads the chosen image as a data URL (shown as a preview); null removes it. */
+  private async pickImage(file: File | null): Promise<void> {
+    const preview = this.el.querySelector('.pg-image-preview') as HTMLImageElement;
+    const note = this.el.querySelector('.pg-image-note') as HTMLElement;
+    if (file === null) {
+      this.image = null;
+      (this.el.querySelector('input[type="file"]') as HTMLInputElement).value = '';
+    } else if (file.size > MAX_IMAGE_BYTES) {
+      this.image = null;
+      setText(note, `The image is over ${MAX_IMAGE_BYTES / 1024 / 1024} MiB; choose a smaller one.`);
+      return;
+    } else {
+      this.image = await new Promise<string | null>((resolve) => {
+        const reader = new FileReader();
+        reader.onload = () => resolve(typeof reader.result === 'string' ? reader.result : null);
+        reader.onerror = () => resolve(null);
+        reader.readAsDataURL(file);
+      });
+    }
+    preview.hidden = this.image === null;
+    (this.el.querySelector('[data-action="clear-image"]') as HTMLElement).hidden = this.image === null;
+    if (this.image !== null) {
+      preview.src = this.image;
+    } else {
+      preview.removeAttribute('src');
+    }
+    this.showState();
   }
 
   private async load(): Promise<void> {
@@ -105,7 +155,7 @@ export class PlaygroundPage extends Component<AppContext> {
     const form = this.el.querySelector('.playground-form') as HTMLFormElement;
     const value = (name: string): string => valueOf(form.elements.namedItem(name) as Element);
     const num = (name: string, fallback: number): number => (Number.isFinite(Number(value(name))) && value(name) !== '' ? Number(value(name)) : fallback);
-    return { model: value('model'), system: value('system'), user: value('user'), temperature: num('temperature', 0.7), topP: num('topP', 0.95), maxTokens: Math.round(num('maxTokens', 256)) };
+    return { model: value('model'), system: value('system'), user: value('user'), temperature: num('temperature', 0.7), topP: num('topP', 0.95), maxTokens: Math.round(num('maxTokens', 256)), image: this.image };
   }
 
   private async run(): Promise<void> {
@@ -156,6 +206,10 @@ export class PlaygroundPage extends Component<AppContext> {
           const seconds = (performance.now() - first) / 1000;
           setText(speed, seconds > 0 ? formatRate(tokens / seconds) : '');
         }
+      }
+      // The server's measure, when it sent one, is the true figure (and exists for one-chunk answers).
+      if (reader.serverTokensPerSec !== null) {
+        setText(speed, formatRate(reader.serverTokensPerSec));
       }
     } catch (error) {
       if (!controller.signal.aborted) {
