@@ -1,4 +1,4 @@
-import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelState } from '@llamaproxy/shared';
+import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelKey, type ModelState } from '@llamaproxy/shared';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 
@@ -52,6 +52,26 @@ export interface CatalogueInfo {
   skipped: SkippedEntry[];
 }
 
+/** What `ModelRepository.page` reads: keys after `after`, at most `limit`, optionally matching `text`. */
+export interface ModelPageQuery {
+  after?: ModelKey;
+  limit: number;
+  text?: string;
+}
+
+/** One page of models in key order, and how many match the query in all. */
+export interface ModelPage {
+  models: StoredModel[];
+  total: number;
+  /** True when more models follow the page's last one. */
+  hasMore: boolean;
+}
+
+/** `text` as a LIKE pattern that matches it anywhere, with `\` as the escape character. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
 /** Parses a JSON column with `schema`; `fallback` when it is unreadable (a row written by hand, a bug). */
 function parseColumn<T>(text: string | null, schema: z.ZodType<T>, fallback: T): T {
   if (text === null) {
@@ -85,6 +105,41 @@ export class ModelRepository {
   list(): StoredModel[] {
     const rows = this.db.prepare('SELECT * FROM models ORDER BY node_id, id').all() as ModelRow[];
     return rows.map((r) => this.toModel(r));
+  }
+
+  /**
+   * One page of models in key order (node id, then id; the primary key, so a page costs what it
+   * returns plus the count): after `after`, at most `limit`, and with `text` only those whose id,
+   * name, architecture, quantization or path contains it (case-insensitive for ASCII).
+   */
+  page(query: ModelPageQuery): ModelPage {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    const text = query.text?.trim() ?? '';
+    if (text !== '') {
+      where.push(`(id LIKE @text ESCAPE '\\' OR name LIKE @text ESCAPE '\\' OR architecture LIKE @text ESCAPE '\\'
+        OR quantization LIKE @text ESCAPE '\\' OR path LIKE @text ESCAPE '\\')`);
+      params.text = containsPattern(text);
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM models ${filter}`).get(params) as { n: number }).n;
+    const after = query.after === undefined ? [] : ['(node_id, id) > (@afterNode, @afterId)'];
+    if (query.after !== undefined) {
+      params.afterNode = query.after.nodeId;
+      params.afterId = query.after.id;
+    }
+    const pageWhere = [...where, ...after];
+    const rows = this.db
+      .prepare(`SELECT * FROM models ${pageWhere.length > 0 ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY node_id, id LIMIT @limit`)
+      .all({ ...params, limit: query.limit + 1 }) as ModelRow[];
+    const hasMore = rows.length > query.limit;
+    return { models: rows.slice(0, query.limit).map((r) => this.toModel(r)), total, hasMore };
+  }
+
+  /** The first model with this id, in node order (a model id names one model per node); null when none. */
+  findById(id: string): StoredModel | null {
+    const row = this.db.prepare('SELECT * FROM models WHERE id = ? ORDER BY node_id LIMIT 1').get(id) as ModelRow | undefined;
+    return row ? this.toModel(row) : null;
   }
 
   get(nodeId: string, id: string): StoredModel | null {
