@@ -15,18 +15,30 @@ export interface ModelRowProps {
   may: { load: boolean; unload: boolean };
 }
 
+/** Height of one row of the models table, px: the windowed list relies on it (pages.css sets it). */
+export const MODEL_ROW_HEIGHT = 72;
+
 /**
  * One line of the models table. Buttons carry `data-action` and the row its `data-id`; the page
- * handles the clicks (delegation), so rows stay plain views.
+ * handles the clicks (delegation), so rows stay plain views. An update with the same model object
+ * and the same settings does nothing (the page updates every visible row when one changes).
  */
 export class ModelRow extends Component<ModelRowProps> {
   private progress!: ProgressBar;
+
+  override update(props: ModelRowProps): void {
+    const p = this.props;
+    if (p.model === props.model && p.units === props.units && p.pending === props.pending && p.may.load === props.may.load && p.may.unload === props.may.unload) {
+      return;
+    }
+    super.update(props);
+  }
 
   protected override render(): HTMLElement {
     const status = h('td', { class: 'status' }, h('span', { class: 'badge' }));
     const row = h(
       'tr',
-      { 'data-id': this.props.model.id },
+      { class: 'model-row', 'data-id': this.props.model.id },
       h('td', { class: 'model-name' }, h('div', { class: 'id' }), h('div', { class: 'sub muted' }), h('div', { class: 'companions muted' })),
       h('td', { class: 'num size' }),
       h('td', { class: 'arch hide-narrow' }),
