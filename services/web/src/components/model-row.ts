@@ -13,6 +13,12 @@ export interface ModelRowProps {
   pending: boolean;
   /** What the signed-in role may do (the toggle is hidden when it may not). */
   may: { load: boolean; unload: boolean };
+  /**
+   * The model's node is not heard from (NodeView.online false): its state may be stale. Where
+   * issue 17's per-node/per-model "stale" flag (scale-sup) arrives in the model data, it belongs
+   * here too: the page computes this prop.
+   */
+  stale: boolean;
 }
 
 /** Height of one row of the models table, px: the windowed list relies on it (pages.css sets it). */
@@ -28,7 +34,7 @@ export class ModelRow extends Component<ModelRowProps> {
 
   override update(props: ModelRowProps): void {
     const p = this.props;
-    if (p.model === props.model && p.units === props.units && p.pending === props.pending && p.may.load === props.may.load && p.may.unload === props.may.unload) {
+    if (p.model === props.model && p.units === props.units && p.pending === props.pending && p.may.load === props.may.load && p.may.unload === props.may.unload && p.stale === props.stale) {
       return;
     }
     super.update(props);
@@ -73,6 +79,8 @@ export class ModelRow extends Component<ModelRowProps> {
     setText(q('.params'), formatCount(m.parameterCount));
     setText(q('.ctx'), formatInt(m.contextLength));
 
+    this.el.classList.toggle('stale', this.props.stale);
+    this.el.title = this.props.stale ? `${m.nodeId} is not heard from: this state may be stale` : '';
     const status = m.valid ? m.state.status : 'invalid';
     setBadge(q('.badge'), status);
     const loading = m.state.status === 'loading';

@@ -67,6 +67,17 @@ describe(ModelsPage.name, () => {
     expect(cell('vision', '.companions')?.hidden).toBe(false);
     expect(cell('plain', '.companions')?.hidden).toBe(true);
   });
+  it('marks the rows of a node that is not heard from as stale, and clears it when the node is back', () => {
+    const { ctx } = pageContext(identity('viewer'));
+    ctx.store.set('models', [model('a'), model('b', { nodeId: 'other' })]);
+    ctx.store.set('nodes', [{ nodeId: 'node-1', online: false, lastHeardAt: 1 }, { nodeId: 'other', online: true, lastHeardAt: 2 }]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    const stale = () => [...(sut?.el.querySelectorAll<HTMLElement>('tr.model-row.stale') ?? [])].map((tr) => tr.dataset.id);
+    expect(stale()).toEqual(['a']);
+    ctx.store.set('nodes', [{ nodeId: 'node-1', online: true, lastHeardAt: 3 }, { nodeId: 'other', online: true, lastHeardAt: 2 }]);
+    expect(stale()).toEqual([]);
+  });
+
   describe('with thousands of models', () => {
     const farm = (n: number) => Array.from({ length: n }, (_, i) => model(`farm-${String(i + 1).padStart(5, '0')}`));
     const rows = () => [...(sut?.el.querySelectorAll<HTMLElement>('tr.model-row') ?? [])];

@@ -116,6 +116,7 @@ export class ModelsPage extends Component<AppContext> {
     this.own(store.subscribe('skipped', () => this.showSkipped(), true));
     this.own(store.subscribe('settings', () => this.show()));
     this.own(store.subscribe('identity', () => this.show()));
+    this.own(store.subscribe('nodes', () => this.show()));
     this.own(watchPermissions(store, this.el));
     this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
@@ -158,7 +159,9 @@ export class ModelsPage extends Component<AppContext> {
     const shown = this.index.query(this.query);
     const identity = store.get('identity');
     const may = { load: can(identity, 'models:load'), unload: can(identity, 'models:unload') };
-    this.rows.setItems(shown.map((model) => ({ model, units, pending: this.pending.has(model.id), may })));
+    // Rows of a node that is not heard from show that their state may be stale.
+    const offline = new Set(store.get('nodes').filter((n) => !n.online).map((n) => n.nodeId));
+    this.rows.setItems(shown.map((model) => ({ model, units, pending: this.pending.has(model.id), may, stale: offline.has(model.nodeId) })));
     setText(this.el.querySelector('.count') as HTMLElement, `${shown.length} of ${all.length}`);
     const empty = this.el.querySelector('.empty') as HTMLElement;
     empty.hidden = shown.length > 0;
