@@ -1,13 +1,11 @@
 import type { ModelView } from '@llamaproxy/shared';
 import { MODEL_ROW_HEIGHT, ModelRow, type ModelRowProps } from '../components/model-row.js';
-import { ModelSettingsDialog } from '../components/model-settings-dialog.js';
 import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
 import { WindowedList } from '../core/windowed-list.js';
 import { can, needs, watchPermissions } from '../core/permissions.js';
-import { loadArgIndex } from '../lib/catalogue.js';
 import { skippedLine, skippedSummary } from '../lib/model-facts.js';
 import { ModelIndex } from '../lib/model-index.js';
 import { MODEL_FILTERS, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
@@ -215,6 +213,9 @@ export class ModelsPage extends Component<AppContext> {
     if (model === undefined) {
       return;
     }
+    // Loaded on first use: the dialog needs the shared contracts (zod), which the list does not,
+    // and evaluating them would freeze the page's first render.
+    const [{ ModelSettingsDialog }, { loadArgIndex }] = await Promise.all([import('../components/model-settings-dialog.js'), import('../lib/catalogue.js')]);
     const args = await loadArgIndex(this.props.store);
     if (!this.isDestroyed) {
       new ModelSettingsDialog({ ctx: this.props, model, args }).open();
