@@ -5,6 +5,7 @@
  * - only a window of rows is in the DOM, each exactly one row height;
  * - the search narrows the list;
  * - loading a model changes its row in place: no other row is replaced or touched;
+ * - an opened error (exit code, log tail) keeps the row's height;
  * - the list scrolls to its last model.
  *
  *   npx vitest run --project integration tests/browser/models-scale.test.ts
@@ -130,6 +131,19 @@ describe('the Models page at 2,000 models in Chromium', () => {
     // And nothing in any other row changed.
     expect(after.changed).toEqual([modelId]);
   }, 2 * LOAD_MS + 30_000);
+
+  it("keeps the row height when a model's error is opened: the exit code and log tail float over the rows below", async () => {
+    const modelId = stack?.farm?.headers[0] ?? '';
+    const row = page.locator(`tr[data-id="${modelId}"]`);
+    // A metadata-only header has no tensors: llama-server fails to load it.
+    await page.getByRole('button', { name: `Load ${modelId}`, exact: true }).click();
+    await row.locator('.status .badge').filter({ hasText: /^error$/ }).waitFor({ timeout: LOAD_MS });
+    await row.locator('.reason summary').click();
+    await row.locator('.reason-detail').waitFor();
+    const heights = await page.evaluate<number[]>(`[...document.querySelectorAll('tr.model-row')].map((tr) => tr.offsetHeight)`);
+    expect(new Set(heights)).toEqual(new Set([ROW_HEIGHT]));
+    await page.screenshot({ path: join(SCREENSHOTS, 'models-2000-error.png') });
+  }, LOAD_MS + 30_000);
 
   it('scrolls to the last model', async () => {
     await page.evaluate(`(() => { const el = document.querySelector('.models-scroll'); el.scrollTop = el.scrollHeight; })()`);

@@ -110,8 +110,13 @@ export class ModelRow extends Component<ModelRowProps> {
           'details',
           null,
           h('summary', { class: 'problem' }, e.message),
-          e.exitCode === null ? null : h('div', { class: 'muted' }, `exit code ${e.exitCode}`),
-          e.logTail.length > 0 ? h('pre', { class: 'log-tail' }, e.logTail.join('\n')) : null,
+          // Opened, it floats over the rows below: every row keeps MODEL_ROW_HEIGHT (windowed list).
+          h(
+            'div',
+            { class: 'reason-detail' },
+            e.exitCode === null ? null : h('div', { class: 'muted' }, `exit code ${e.exitCode}`),
+            e.logTail.length > 0 ? h('pre', { class: 'log-tail' }, e.logTail.join('\n')) : null,
+          ),
         ),
       );
     } else if (m.state.note !== null && m.state.note !== undefined) {
