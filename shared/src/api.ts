@@ -12,6 +12,8 @@ import type { MetricsPoint, MetricsSample } from './metrics.js';
 import { MetricsResolution } from './metrics.js';
 import type { CatalogueEntry, ModelState } from './models.js';
 import { ModelIdSchema } from './models.js';
+import type { ModelKey } from './model-page.js';
+import { ModelListQuerySchema } from './model-page.js';
 import type { PresetDocument, IniProblem } from './presets.js';
 import { PresetDocumentSchema, PresetValuesSchema } from './presets.js';
 import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts.js';
@@ -41,7 +43,8 @@ const BaseRevision = RevisionSchema;
  * before acting; clients use the same map for their types and to hide what a role cannot do.
  */
 export const RequestEvents = {
-  'models:list': { role: Role.viewer, changes: false, payload: RequestBase },
+  /** One page of the model list (see ModelListQuerySchema): cursor, limit, search text. */
+  'models:list': { role: Role.viewer, changes: false, payload: RequestBase.extend(ModelListQuerySchema.shape) },
   'models:get': { role: Role.viewer, changes: false, payload: WithModel },
   'models:load': { role: Role.operator, changes: true, payload: WithModel },
   'models:unload': { role: Role.operator, changes: true, payload: WithModel },
@@ -292,7 +295,12 @@ export interface SkippedFile {
 
 export interface Snapshot {
   identity: ConnectionIdentity;
+  /** The first page of the model list (MODEL_FIRST_PAGE, in key order); `modelsNext` continues it. */
   models: ModelView[];
+  /** How many models there are in all. */
+  modelsTotal: number;
+  /** The `models:list` cursor of the next page; null when `models` is the whole list. */
+  modelsNext: string | null;
   /** Files of the models directories that are not models, and why (from each node's last scan). */
   skipped: SkippedFile[];
   llama: LlamaStatus[];
@@ -311,7 +319,8 @@ export interface Snapshot {
 
 /** What each request answers with, on success. */
 export interface ResponseData {
-  'models:list': { models: ModelView[] };
+  /** `total`: models matching the query in all; `nextCursor`: null on the last page. */
+  'models:list': { models: ModelView[]; total: number; nextCursor: string | null };
   'models:get': { model: ModelView };
   'models:load': { job: JobRef };
   'models:unload': { job: JobRef };
@@ -372,7 +381,12 @@ export type ResponseEnvelope<E extends RequestEvent = RequestEvent> =
 
 /** What the server pushes to every client. */
 export interface BroadcastData {
-  'models:list': { models: ModelView[]; skipped?: SkippedFile[] };
+  /**
+   * Models added or changed (catalogue data, settings; whole views) and removed since the last
+   * such broadcast; live state changes travel as `models:status`. `skipped` is the whole list of
+   * skipped files, when it may have changed.
+   */
+  'models:changed': { upserted: ModelView[]; removed: ModelKey[]; skipped?: SkippedFile[] };
   'models:status': { nodeId: string; model: ModelState };
   'llama:status': { status: LlamaStatus };
   'metrics:update': { sample: MetricsSample };

@@ -34,6 +34,7 @@ import { AuthService } from './services/auth.service.js';
 import { JobService } from './services/job.service.js';
 import { PresetChanges } from './services/preset-changes.js';
 import { SnapshotService } from './services/snapshot.service.js';
+import { ModelFeed } from './services/model-feed.js';
 import { UsersService } from './services/users.service.js';
 import { ControlQueue } from './repositories/control-queue.js';
 import { JobRepository } from './repositories/job.repository.js';
@@ -117,14 +118,14 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       upstream = llama;
       const apiMetrics = new ApiMetrics();
       // The live Activity push needs the Socket.IO server, created below.
-      let feed: ActivityFeed | null = null;
+      let activityFeed: ActivityFeed | null = null;
       const captures = new CaptureRepository(database);
       const writer = new ApiActivityWriter({
         repo: apiActivity,
         captures,
         afterFlush: (stored) => {
           apiKeys.flushLastUsed();
-          feed?.publish(stored);
+          activityFeed?.publish(stored);
         },
         logger,
       });
@@ -194,12 +195,13 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       ioServer.engine.on('connection', (raw: Parameters<typeof dropHandshakeRequest>[0]) => dropHandshakeRequest(raw, proxyHeaders));
       kick = (room) => void ioServer.in(room).disconnectSockets(true);
       const broadcaster = new Broadcaster(ioServer, redis);
-      feed = new ActivityFeed(broadcaster, { admins: SocketRooms.admins, user: SocketRooms.user });
+      activityFeed = new ActivityFeed(broadcaster, { admins: SocketRooms.admins, user: SocketRooms.user });
+      const feed = new ModelFeed(dashboard, broadcaster);
       control = new ControlQueue(config.redisUrl, config.nodeId, logger);
       const activity = new ActivityLog({ logs, broadcaster, nodeId: config.nodeId, logger });
       audit = new AuditService(auditRepo, activity, logger, databaseCondition);
-      const jobs = new JobService({ control, jobs: jobRepo, dashboard, broadcaster, activity, logger });
-      const presets = new PresetChanges({ dashboard, jobs, broadcaster });
+      const jobs = new JobService({ control, jobs: jobRepo, dashboard, broadcaster, feed, activity, logger });
+      const presets = new PresetChanges({ dashboard, jobs, broadcaster, feed });
       const snapshots = new SnapshotService({ dashboard, logs, broadcaster });
       const alerts = createAlerting({
         config, db: database, redis, state, dashboard, logger,
@@ -227,7 +229,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           .catch((err: unknown) => logger.warn('snapshot failed', errorMeta(err)));
       });
 
-      const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, logger, offlineAfterMs: config.nodeOfflineAfterMs });
+      const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, feed, logger, offlineAfterMs: config.nodeOfflineAfterMs });
       consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger, {
         onFailure: (err) => databaseCondition.failed(err, 'stream ingest') !== null,
         onSuccess: () => databaseCondition.succeeded(),

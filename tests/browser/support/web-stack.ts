@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { writeDemoModels } from '../../src/gguf/tiny-model.js';
+import { writeModelFarm, type ModelFarm, type ModelFarmOptions } from '../../src/gguf/model-farm.js';
 import { freePort, startService, TestClient, waitFor, type ManagedProcess } from '../../src/harness/index.js';
 import { startNginx, type NginxFixture } from './nginx.js';
 import { ensureWebBuild } from './web-build.js';
@@ -16,6 +17,10 @@ export interface WebStackOptions {
   nodeId: string;
   /** Demo models written to the models directory (tiny-llama-a, -b, ...). */
   modelCount: number;
+  /** Instead of the demo models, a model farm (`writeModelFarm`) of `farm.count` entries (then `modelCount` is not read). */
+  farm?: ModelFarmOptions;
+  /** Longest wait for the catalogue and a running llama-server (default 60 s; a large farm takes longer to scan). */
+  servicesTimeoutMs?: number;
   /**
    * The gateway's AUTH_MODE (default `none`: everyone is admin). With `local` and no user the
    * gateway logs a one-time setup token (`setupToken()`), and `start` does not wait for the
@@ -43,6 +48,8 @@ export class WebStack {
   nginx: NginxFixture | null = null;
   gatewayUrl = '';
   readonly options: WebStackOptions;
+  /** The farm written when `options.farm` was given. */
+  farm: ModelFarm | null = null;
   /** The setup token from the gateway's log, captured from its first line on (the log rolls). */
   private setupTokenLine: Promise<string> | null = null;
 
@@ -74,7 +81,11 @@ export class WebStack {
     const { redisUrl, nodeId } = this.options;
     // The build runs first: on 2 cores it would slow the services' start to a crawl.
     const dist = await ensureWebBuild();
-    await writeDemoModels(this.modelsDir, { count: this.options.modelCount });
+    if (this.options.farm !== undefined) {
+      this.farm = await writeModelFarm(this.modelsDir, this.options.farm);
+    } else {
+      await writeDemoModels(this.modelsDir, { count: this.options.modelCount });
+    }
     const gatewayDir = join(this.dir, 'gateway');
     mkdirSync(gatewayDir, { recursive: true });
     const redis = new Redis(redisUrl);
@@ -129,11 +140,11 @@ export class WebStack {
     try {
       await waitFor(
         async () => {
-          const models = await client.request('models:list', {});
+          const models = await client.request('models:list', { limit: 1 });
           const status = await client.request('llama:status', {});
-          return models.success && models.data.models.length === this.options.modelCount && status.success && status.data.nodes[0]?.state === 'running';
+          return models.success && models.data.total === (this.options.farm?.count ?? this.options.modelCount) && status.success && status.data.nodes[0]?.state === 'running';
         },
-        { timeoutMs: 60_000, what: 'the catalogue and a running llama-server reported to the gateway' },
+        { timeoutMs: this.options.servicesTimeoutMs ?? 60_000, what: 'the catalogue and a running llama-server reported to the gateway' },
       );
     } finally {
       client.close();

@@ -10,14 +10,14 @@ type ModelEvents = 'models:list' | 'models:get' | 'models:load' | 'models:unload
 export function createModelHandlers(deps: { dashboard: DashboardState; jobs: JobService; presets: PresetChanges }): DomainHandlers<ModelEvents> {
   const { dashboard, jobs, presets } = deps;
   const requireModel = (modelId: string): ModelView => {
-    const model = dashboard.modelViews().find((m) => m.id === modelId);
-    if (!model) {
+    const model = dashboard.modelView(modelId);
+    if (model === null) {
       throw new AppError(ErrorCode.MODEL_NOT_FOUND, `no model "${modelId}"`);
     }
     return model;
   };
   return {
-    'models:list': async () => ({ models: dashboard.modelViews() }),
+    'models:list': async ({ cursor, limit, text }) => dashboard.modelPage({ limit, ...(cursor === undefined ? {} : { cursor }), ...(text === undefined ? {} : { text }) }),
     'models:get': async ({ modelId }) => ({ model: requireModel(modelId) }),
     'models:load': async ({ modelId }) => {
       const model = requireModel(modelId);

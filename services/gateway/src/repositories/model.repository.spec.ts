@@ -100,3 +100,51 @@ describe(ModelRepository.name, () => {
     expect(sut.catalogueIds('other')).toBeNull();
   });
 });
+
+describe(`${ModelRepository.name} pages`, () => {
+  const ids = (models: { id: string }[]) => models.map((m) => m.id);
+
+  it('pages in key order with a cursor after the last key, and counts every match', () => {
+    const sut = new ModelRepository(db);
+    sut.syncCatalogue(catalogue(['c', 'a', 'e', 'b', 'd'].map((id) => entry(id))));
+    sut.syncCatalogue(catalogue([entry('a')], { nodeId: 'm' }));
+    const first = sut.page({ limit: 2 });
+    expect(first.models.map((m) => `${m.nodeId}/${m.id}`)).toEqual(['m/a', 'n/a']);
+    expect(first).toMatchObject({ total: 6, hasMore: true });
+    const second = sut.page({ limit: 3, after: { nodeId: 'n', id: 'b' } });
+    expect(second.models.map((m) => `${m.nodeId}/${m.id}`)).toEqual(['n/c', 'n/d', 'n/e']);
+    expect(second.hasMore).toBe(false);
+    // The next node's models follow the last of the previous node.
+    expect(sut.page({ limit: 5, after: { nodeId: 'm', id: 'a' } }).models.map((m) => `${m.nodeId}/${m.id}`)).toEqual(['n/a', 'n/b', 'n/c', 'n/d', 'n/e']);
+  });
+
+  it.each([
+    ['an id part', 'fast', ['qwen-fast']],
+    ['a name, case-insensitive', 'MISTRAL', ['m-1']],
+    ['a quantization', 'q8_0', ['m-1']],
+    ['LIKE wildcards as plain text', '%', ['pct%']],
+    ['an underscore as plain text', 'x_y', ['x_y']],
+    ['nothing', 'absent', []],
+  ])('filters by %s', (_what, text, expected) => {
+    const sut = new ModelRepository(db);
+    sut.syncCatalogue(
+      catalogue([
+        entry('qwen-fast'),
+        entry('m-1', { name: 'Mistral 7B', quantization: 'Q8_0' }),
+        entry('pct%'),
+        entry('x_y'),
+        entry('xzy'),
+      ]),
+    );
+    const page = sut.page({ limit: 10, text });
+    expect(ids(page.models)).toEqual(expected);
+    expect(page.total).toBe(expected.length);
+  });
+
+  it('finds a model by id alone', () => {
+    const sut = new ModelRepository(db);
+    sut.syncCatalogue(catalogue([entry('a')], { nodeId: 'z' }));
+    expect(sut.findById('a')?.nodeId).toBe('z');
+    expect(sut.findById('b')).toBeNull();
+  });
+});

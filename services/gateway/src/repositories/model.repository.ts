@@ -1,4 +1,4 @@
-import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelState } from '@llamaproxy/shared';
+import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema, type Catalogue, type CatalogueEntry, type ModelKey, type ModelState } from '@llamaproxy/shared';
 import { z } from 'zod';
 import type { Db } from '../db/database.js';
 
@@ -38,8 +38,12 @@ export interface StoredModel extends CatalogueEntry {
 }
 
 const LayoutSchema = z.enum(['single', 'multimodal', 'multi-shard']);
+/** Built once: a schema built per row made reading 5,000 models cost most of a second. */
+const LayoutColumn = LayoutSchema.catch('single');
+const FilesColumn = z.array(z.string()).catch([]);
 const SplitSchema = CatalogueEntrySchema.shape.split.unwrap();
 const SkippedSchema = CatalogueSchema.shape.skipped.unwrap();
+const SplitColumn = SplitSchema.nullable();
 
 /** A directory entry the catalogue skipped (a dangling link), with why. */
 export type SkippedEntry = z.infer<typeof SkippedSchema>[number];
@@ -50,6 +54,26 @@ export interface CatalogueInfo {
   modelsDir: string;
   scannedAt: number;
   skipped: SkippedEntry[];
+}
+
+/** What `ModelRepository.page` reads: keys after `after`, at most `limit`, optionally matching `text`. */
+export interface ModelPageQuery {
+  after?: ModelKey;
+  limit: number;
+  text?: string;
+}
+
+/** One page of models in key order, and how many match the query in all. */
+export interface ModelPage {
+  models: StoredModel[];
+  total: number;
+  /** True when more models follow the page's last one. */
+  hasMore: boolean;
+}
+
+/** `text` as a LIKE pattern that matches it anywhere, with `\` as the escape character. */
+function containsPattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** Parses a JSON column with `schema`; `fallback` when it is unreadable (a row written by hand, a bug). */
@@ -85,6 +109,41 @@ export class ModelRepository {
   list(): StoredModel[] {
     const rows = this.db.prepare('SELECT * FROM models ORDER BY node_id, id').all() as ModelRow[];
     return rows.map((r) => this.toModel(r));
+  }
+
+  /**
+   * One page of models in key order (node id, then id; the primary key, so a page costs what it
+   * returns plus the count): after `after`, at most `limit`, and with `text` only those whose id,
+   * name, architecture, quantization or path contains it (case-insensitive for ASCII).
+   */
+  page(query: ModelPageQuery): ModelPage {
+    const where: string[] = [];
+    const params: Record<string, string | number> = {};
+    const text = query.text?.trim() ?? '';
+    if (text !== '') {
+      where.push(`(id LIKE @text ESCAPE '\\' OR name LIKE @text ESCAPE '\\' OR architecture LIKE @text ESCAPE '\\'
+        OR quantization LIKE @text ESCAPE '\\' OR path LIKE @text ESCAPE '\\')`);
+      params.text = containsPattern(text);
+    }
+    const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM models ${filter}`).get(params) as { n: number }).n;
+    const after = query.after === undefined ? [] : ['(node_id, id) > (@afterNode, @afterId)'];
+    if (query.after !== undefined) {
+      params.afterNode = query.after.nodeId;
+      params.afterId = query.after.id;
+    }
+    const pageWhere = [...where, ...after];
+    const rows = this.db
+      .prepare(`SELECT * FROM models ${pageWhere.length > 0 ? `WHERE ${pageWhere.join(' AND ')}` : ''} ORDER BY node_id, id LIMIT @limit`)
+      .all({ ...params, limit: query.limit + 1 }) as ModelRow[];
+    const hasMore = rows.length > query.limit;
+    return { models: rows.slice(0, query.limit).map((r) => this.toModel(r)), total, hasMore };
+  }
+
+  /** The first model with this id, in node order (a model id names one model per node); null when none. */
+  findById(id: string): StoredModel | null {
+    const row = this.db.prepare('SELECT * FROM models WHERE id = ? ORDER BY node_id LIMIT 1').get(id) as ModelRow | undefined;
+    return row ? this.toModel(row) : null;
   }
 
   get(nodeId: string, id: string): StoredModel | null {
@@ -234,13 +293,13 @@ export class ModelRepository {
 
   private toModel(r: ModelRow): StoredModel {
     const state = ModelStateSchema.safeParse(JSON.parse(r.state));
-    const split = parseColumn(r.split, SplitSchema.nullable(), null);
+    const split = parseColumn(r.split, SplitColumn, null);
     return {
       nodeId: r.node_id,
       id: r.id,
       path: r.path,
-      layout: LayoutSchema.catch('single').parse(r.layout),
-      files: z.array(z.string()).catch([]).parse(JSON.parse(r.files)),
+      layout: LayoutColumn.parse(r.layout),
+      files: FilesColumn.parse(JSON.parse(r.files)),
       mmproj: r.mmproj,
       sizeBytes: r.size_bytes,
       modifiedAt: r.modified_at,

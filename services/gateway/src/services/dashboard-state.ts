@@ -22,8 +22,11 @@ import {
   type Revisioned,
   type ServerConfig,
   type SkippedFile,
+  decodeModelCursor,
+  encodeModelCursor,
+  type ModelListQuery,
 } from '@llamaproxy/shared';
-import type { CatalogueInfo, ModelRepository } from '../repositories/model.repository.js';
+import type { CatalogueInfo, ModelRepository, StoredModel } from '../repositories/model.repository.js';
 import type { StateRepository } from '../repositories/state.repository.js';
 
 const Keys = {
@@ -321,8 +324,33 @@ export class DashboardState {
 
   /** Models as the dashboard shows them: catalogue, live state and preset settings. */
   modelViews(): ModelView[] {
+    return this.withSettings(this.models.list());
+  }
+
+  /**
+   * One page of the model views in key order (see ModelRepository.page), with how many match
+   * in all and the cursor of the next page (null on the last). VALIDATION_FAILED for a cursor
+   * that is not one this gateway made.
+   */
+  modelPage(query: ModelListQuery): { models: ModelView[]; total: number; nextCursor: string | null } {
+    const after = query.cursor === undefined ? undefined : decodeModelCursor(query.cursor);
+    if (after === null) {
+      throw new AppError(ErrorCode.VALIDATION_FAILED, 'cursor: not a cursor of models:list');
+    }
+    const page = this.models.page({ limit: query.limit, ...(after === undefined ? {} : { after }), ...(query.text === undefined ? {} : { text: query.text }) });
+    const last = page.models.at(-1);
+    return { models: this.withSettings(page.models), total: page.total, nextCursor: page.hasMore && last !== undefined ? encodeModelCursor(last) : null };
+  }
+
+  /** The view of the first model with this id (in node order); null when there is none. */
+  modelView(modelId: string): ModelView | null {
+    const model = this.models.findById(modelId);
+    return model === null ? null : (this.withSettings([model])[0] ?? null);
+  }
+
+  private withSettings(models: StoredModel[]): ModelView[] {
     const sections = new Map(this.preset().sections.map((s) => [s.name, s.values]));
     const revisions = this.state.revisions(Documents.modelSettings(''));
-    return this.models.list().map((m) => ({ ...m, settings: sections.get(m.id) ?? {}, settingsRevision: revisions.get(Documents.modelSettings(m.id)) ?? 0 }));
+    return models.map((m) => ({ ...m, settings: sections.get(m.id) ?? {}, settingsRevision: revisions.get(Documents.modelSettings(m.id)) ?? 0 }));
   }
 }

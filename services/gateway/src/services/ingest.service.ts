@@ -21,6 +21,7 @@ import type { StateRepository } from '../repositories/state.repository.js';
 import type { StreamEntry } from '../repositories/stream-consumer.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
+import type { ModelFeed } from './model-feed.js';
 
 export interface IngestDeps {
   db: Db;
@@ -30,6 +31,8 @@ export interface IngestDeps {
   state: StateRepository;
   dashboard: DashboardState;
   broadcaster: Broadcaster;
+  /** Sends what changed in the model list (not the whole list). */
+  feed: ModelFeed;
   logger: Logger;
   /** How long a node counts as online after a report (NODE_OFFLINE_AFTER_MS by default). */
   offlineAfterMs?: number;
@@ -171,7 +174,7 @@ export class IngestService {
   }
 
   private async broadcastChanges(changes: StatusChange[]): Promise<void> {
-    const { broadcaster, dashboard } = this.deps;
+    const { broadcaster, feed } = this.deps;
     let listSent = false;
     for (const change of changes) {
       switch (change.kind) {
@@ -185,7 +188,7 @@ export class IngestService {
           // One list per batch is enough: it is read after every change was stored.
           if (!listSent) {
             listSent = true;
-            await broadcaster.broadcast('models:list', { models: dashboard.modelViews(), skipped: dashboard.skippedFiles() });
+            await feed.publish({ skipped: true });
           }
           break;
         case 'node':

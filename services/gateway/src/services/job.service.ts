@@ -17,6 +17,7 @@ import type { JobOutcome, JobRepository, StoredJob } from '../repositories/job.r
 import type { ActivityLog } from './activity-log.js';
 import type { Broadcaster } from './broadcaster.js';
 import { Documents, type DashboardState } from './dashboard-state.js';
+import type { ModelFeed } from './model-feed.js';
 
 /** The queue operations the job service uses (ControlQueue). */
 export type ControlQueuePort = Pick<ControlQueue, 'nodeId' | 'add' | 'state' | 'failOverdue'>;
@@ -26,6 +27,8 @@ export interface JobServiceDeps {
   jobs: JobRepository;
   dashboard: DashboardState;
   broadcaster: Broadcaster;
+  /** Sends what changed in the model list (a settings undo changes models' settings). */
+  feed: ModelFeed;
   activity: ActivityLog;
   logger: Logger;
 }
@@ -158,7 +161,7 @@ export class JobService {
 
   /** A document job's outcome: recorded as applied, or undone when it failed and nothing newer came. */
   private async applyOutcome(job: StoredJob, outcome: JobOutcome): Promise<void> {
-    const { dashboard, broadcaster } = this.deps;
+    const { dashboard, broadcaster, feed } = this.deps;
     if (job.name === JobName.configApply) {
       const payload = JobPayloadSchemas[JobName.configApply].safeParse(job.payload);
       if (!payload.success) {
@@ -194,7 +197,7 @@ export class JobService {
       if (undone !== null) {
         this.log.info('preset change undone: the supervisor did not apply it', { revision: payload.data.revision });
         await broadcaster.broadcast('presets:updated', { preset: undone.value, ini: serializePresetIni(undone.value), revision: undone.revision });
-        await broadcaster.broadcast('models:list', { models: dashboard.modelViews() });
+        await feed.publish();
       }
     }
   }

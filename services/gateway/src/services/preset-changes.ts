@@ -18,6 +18,7 @@ import {
 } from '@llamaproxy/shared';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState, DocumentChange } from './dashboard-state.js';
+import type { ModelFeed } from './model-feed.js';
 import type { JobService } from './job.service.js';
 
 /**
@@ -39,7 +40,7 @@ export function reportedProblems<T>(problems: readonly T[], more: (left: number)
  * supervisor, which applies revisions in order. Used by the presets editor and per-model settings.
  */
 export class PresetChanges {
-  private readonly deps: { dashboard: DashboardState; jobs: JobService; broadcaster: Broadcaster };
+  private readonly deps: { dashboard: DashboardState; jobs: JobService; broadcaster: Broadcaster; feed: ModelFeed };
 
   constructor(deps: PresetChanges['deps']) {
     this.deps = deps;
@@ -129,9 +130,9 @@ export class PresetChanges {
   }
 
   private async broadcast(preset: Revisioned<PresetDocument>): Promise<void> {
-    const { dashboard, broadcaster } = this.deps;
+    const { broadcaster, feed } = this.deps;
     await broadcaster.broadcast('presets:updated', { preset: preset.value, ini: serializePresetIni(preset.value), revision: preset.revision });
-    await broadcaster.broadcast('models:list', { models: dashboard.modelViews() });
+    await feed.publish();
   }
 
   /** Parses INI text; PRESET_INVALID naming each bad line. */

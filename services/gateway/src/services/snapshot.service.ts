@@ -1,4 +1,4 @@
-import type { ConnectionIdentity, Cursors, Snapshot } from '@llamaproxy/shared';
+import { MODEL_FIRST_PAGE, type ConnectionIdentity, type Cursors, type Snapshot } from '@llamaproxy/shared';
 import type { LogRepository } from '../repositories/log.repository.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
@@ -8,7 +8,12 @@ const RESUME_LOG_LIMIT = 5000;
 /** Log lines in a fresh snapshot. */
 const FRESH_LOG_LIMIT = 200;
 
-/** The full state a client gets on connect, or on resume with what it missed since its cursors. */
+/**
+ * The full state a client gets on connect, or on resume with what it missed since its cursors.
+ * Of the model list it holds the first page only: the client reads the rest with `models:list`
+ * from `modelsNext`, and follows `models:changed` / `models:status` after that (a resume reads
+ * the list afresh the same way).
+ */
 export class SnapshotService {
   private readonly deps: { dashboard: DashboardState; logs: LogRepository; broadcaster: Broadcaster };
 
@@ -34,9 +39,12 @@ export class SnapshotService {
     } else {
       logs = repo.query({ limit: FRESH_LOG_LIMIT }).entries.reverse();
     }
+    const models = d.modelPage({ limit: MODEL_FIRST_PAGE });
     return {
       identity,
-      models: d.modelViews(),
+      models: models.models,
+      modelsTotal: models.total,
+      modelsNext: models.nextCursor,
       skipped: d.skippedFiles(),
       llama: d.llamaStatuses(),
       config: d.serverConfig(),

@@ -13,20 +13,38 @@ export interface ModelRowProps {
   pending: boolean;
   /** What the signed-in role may do (the toggle is hidden when it may not). */
   may: { load: boolean; unload: boolean };
+  /**
+   * The model's node is not heard from (NodeView.online false): its state may be stale. Where
+   * issue 17's per-node/per-model "stale" flag (scale-sup) arrives in the model data, it belongs
+   * here too: the page computes this prop.
+   */
+  stale: boolean;
 }
+
+/** Height of one row of the models table, px: the windowed list relies on it (pages.css sets it). */
+export const MODEL_ROW_HEIGHT = 72;
 
 /**
  * One line of the models table. Buttons carry `data-action` and the row its `data-id`; the page
- * handles the clicks (delegation), so rows stay plain views.
+ * handles the clicks (delegation), so rows stay plain views. An update with the same model object
+ * and the same settings does nothing (the page updates every visible row when one changes).
  */
 export class ModelRow extends Component<ModelRowProps> {
   private progress!: ProgressBar;
+
+  override update(props: ModelRowProps): void {
+    const p = this.props;
+    if (p.model === props.model && p.units === props.units && p.pending === props.pending && p.may.load === props.may.load && p.may.unload === props.may.unload && p.stale === props.stale) {
+      return;
+    }
+    super.update(props);
+  }
 
   protected override render(): HTMLElement {
     const status = h('td', { class: 'status' }, h('span', { class: 'badge' }));
     const row = h(
       'tr',
-      { 'data-id': this.props.model.id },
+      { class: 'model-row', 'data-id': this.props.model.id },
       h('td', { class: 'model-name' }, h('div', { class: 'id' }), h('div', { class: 'sub muted' }), h('div', { class: 'companions muted' })),
       h('td', { class: 'num size' }),
       h('td', { class: 'arch hide-narrow' }),
@@ -61,6 +79,8 @@ export class ModelRow extends Component<ModelRowProps> {
     setText(q('.params'), formatCount(m.parameterCount));
     setText(q('.ctx'), formatInt(m.contextLength));
 
+    this.el.classList.toggle('stale', this.props.stale);
+    this.el.title = this.props.stale ? `${m.nodeId} is not heard from: this state may be stale` : '';
     const status = m.valid ? m.state.status : 'invalid';
     setBadge(q('.badge'), status);
     const loading = m.state.status === 'loading';
@@ -90,8 +110,13 @@ export class ModelRow extends Component<ModelRowProps> {
           'details',
           null,
           h('summary', { class: 'problem' }, e.message),
-          e.exitCode === null ? null : h('div', { class: 'muted' }, `exit code ${e.exitCode}`),
-          e.logTail.length > 0 ? h('pre', { class: 'log-tail' }, e.logTail.join('\n')) : null,
+          // Opened, it floats over the rows below: every row keeps MODEL_ROW_HEIGHT (windowed list).
+          h(
+            'div',
+            { class: 'reason-detail' },
+            e.exitCode === null ? null : h('div', { class: 'muted' }, `exit code ${e.exitCode}`),
+            e.logTail.length > 0 ? h('pre', { class: 'log-tail' }, e.logTail.join('\n')) : null,
+          ),
         ),
       );
     } else if (m.state.note !== null && m.state.note !== undefined) {

@@ -6,6 +6,7 @@ import type { ConnectionIdentity, DocumentRevisions, LlamaStatus, LogEntry, Metr
 import type { AnyBroadcast } from './transport.js';
 import type { AppState, JobState } from './state.js';
 import { LIMITS } from './state.js';
+import { applyModelChanges } from './model-merge.js';
 
 export type StatePatch = Partial<AppState>;
 
@@ -72,7 +73,8 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
   const patch: StatePatch = {
     ready: true,
     identity: sameIdentity(state.identity, snapshot.identity) ? state.identity : snapshot.identity,
-    models: snapshot.models,
+    // A whole list replaces ours; a first page is merged, and the StateManager reads the rest.
+    models: snapshot.modelsNext === null ? snapshot.models : applyModelChanges(state.models, snapshot.models),
     llama: snapshot.llama,
     config: snapshot.config,
     settings: snapshot.settings,
@@ -110,8 +112,10 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
   switch (envelope.event) {
     case 'snapshot':
       return snapshotPatch(state, envelope.data, false);
-    case 'models:list':
-      return envelope.data.skipped === undefined ? { models: envelope.data.models } : { models: envelope.data.models, skipped: envelope.data.skipped };
+    case 'models:changed': {
+      const models = applyModelChanges(state.models, envelope.data.upserted, envelope.data.removed);
+      return envelope.data.skipped === undefined ? { models } : { models, skipped: envelope.data.skipped };
+    }
     case 'models:status':
       return { models: applyModelState(state.models, envelope.data.nodeId, envelope.data.model) };
     case 'llama:status':

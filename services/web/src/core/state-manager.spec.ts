@@ -28,7 +28,7 @@ describe(StateManager.name, () => {
       sut.subscribe('models', onModels);
       sut.subscribe('metrics', onMetrics);
 
-      transport.push('models:list', { models: [model('a')] }, 1);
+      transport.push('models:changed', { upserted: [model('a')], removed: [] }, 1);
 
       expect(onModels).toHaveBeenCalledTimes(1);
       expect(onModels.mock.calls[0]?.[0]).toEqual([model('a')]);
@@ -38,13 +38,13 @@ describe(StateManager.name, () => {
     it('passes the previous value and stops after unsubscribe', () => {
       const listener = vi.fn();
       const unsubscribe = sut.subscribe('models', listener);
-      transport.push('models:list', { models: [model('a')] }, 1);
-      transport.push('models:list', { models: [model('b')] }, 2);
+      transport.push('models:changed', { upserted: [model('a')], removed: [] }, 1);
+      transport.push('models:changed', { upserted: [model('b')], removed: [] }, 2);
       unsubscribe();
-      transport.push('models:list', { models: [] }, 3);
+      transport.push('models:changed', { upserted: [], removed: [{ nodeId: 'node-1', id: 'a' }] }, 3);
 
       expect(listener).toHaveBeenCalledTimes(2);
-      expect(listener.mock.calls[1]).toEqual([[model('b')], [model('a')]]);
+      expect(listener.mock.calls[1]).toEqual([[model('a'), model('b')], [model('a')]]);
     });
 
     it('calls an immediate subscriber with the current value', () => {
@@ -60,7 +60,7 @@ describe(StateManager.name, () => {
         throw new Error('broken view');
       });
       sut.subscribe('models', after);
-      transport.push('models:list', { models: [] }, 1);
+      transport.push('models:changed', { upserted: [model('a')], removed: [] }, 1);
       expect(after).toHaveBeenCalledTimes(1);
       spy.mockRestore();
     });
@@ -70,8 +70,8 @@ describe(StateManager.name, () => {
     it('resolves with the data of a successful answer', async () => {
       transport.goOnline();
       const reply = sut.request('models:list', {});
-      transport.answer('models:list', { models: [model('a')] });
-      await expect(reply).resolves.toEqual({ models: [model('a')] });
+      transport.answer('models:list', { models: [model('a')], total: 1, nextCursor: null });
+      await expect(reply).resolves.toEqual({ models: [model('a')], total: 1, nextCursor: null });
     });
 
     it('rejects with the server error code and message', async () => {
@@ -131,7 +131,7 @@ describe(StateManager.name, () => {
       transport.goOnline();
       transport.push('snapshot', snapshot(), 10);
       transport.push('logs:entry', { entries: [logEntry(4), logEntry(5)] }, 11);
-      transport.push('models:list', { models: [] }, 12);
+      transport.push('models:changed', { upserted: [], removed: [] }, 12);
 
       expect(sut.getCursors()).toEqual({ logId: 5, eventSeq: 12 });
       expect(sut.get('logs').map((l) => l.id)).toEqual([1, 2, 3, 4, 5]);
@@ -190,15 +190,15 @@ describe(StateManager.name, () => {
     it('holds broadcasts during the resume and replays only those newer than the snapshot', async () => {
       transport.goOnline();
       transport.push('snapshot', snapshot({ models: [model('from-connect')] }), 14);
-      transport.push('models:list', { models: [model('old')] }, 15);
-      transport.push('models:list', { models: [model('new')] }, 17);
+      transport.push('models:changed', { upserted: [model('old')], removed: [] }, 15);
+      transport.push('models:changed', { upserted: [model('new')], removed: [] }, 17);
       transport.push('metrics:update', { sample: sample(50) }, 17);
       expect(sut.get('models').map((m) => m.id)).toEqual(['alpha']);
 
       transport.answer('snapshot:get', snapshot({ models: [model('resumed')], cursors: { logId: 4, eventSeq: 16 } }));
       await settle();
 
-      expect(sut.get('models').map((m) => m.id)).toEqual(['new']);
+      expect(sut.get('models').map((m) => m.id)).toEqual(['resumed', 'new']);
       expect(sut.get('metrics')?.ts).toBe(50);
       expect(sut.getCursors().eventSeq).toBe(17);
     });
@@ -216,6 +216,53 @@ describe(StateManager.name, () => {
       void sut.request('models:rescan', {}).catch(() => {});
       transport.goOnline();
       expect(transport.sent.map((s) => s.event)).toEqual(['snapshot:get', 'models:rescan']);
+    });
+  });
+  describe('model list in pages', () => {
+    const loaded = (id: string) => model(id, { state: { ...model(id).state, status: 'loaded' } });
+
+    it('reads the rest of the list after the first page, and a delta that came meanwhile wins over an older page', async () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a')], modelsTotal: 4, modelsNext: 'c1' }), 10);
+      expect(sut.get('models').map((m) => m.id)).toEqual(['a']);
+      expect(transport.sent.at(-1)).toEqual({ event: 'models:list', payload: { cursor: 'c1', limit: 1000 } });
+
+      // While the second page is on its way: c loads, d is removed.
+      transport.push('models:changed', { upserted: [loaded('c')], removed: [{ nodeId: 'node-1', id: 'd' }] }, 11);
+      transport.answer('models:list', { models: [model('b'), model('c'), model('d')], total: 4, nextCursor: 'c2' });
+      await settle();
+      expect(sut.get('models').map((m) => `${m.id}:${m.state.status}`)).toEqual(['a:unloaded', 'c:loaded', 'b:unloaded']);
+
+      transport.answer('models:list', { models: [model('e')], total: 4, nextCursor: null });
+      await settle();
+      expect(sut.get('models').map((m) => m.id)).toEqual(['a', 'c', 'b', 'e']);
+    });
+
+    it('drops, after a resume, the models that no page holds any more, keeping the objects of the others', async () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a'), model('b'), model('gone')], modelsTotal: 3, modelsNext: null }), 10);
+      const before = sut.get('models');
+      transport.goOffline();
+      transport.goOnline();
+      transport.answer('snapshot:get', snapshot({ models: [model('a')], modelsTotal: 2, modelsNext: 'c1', cursors: { logId: 3, eventSeq: 12 } }));
+      await settle();
+      // Until the last page, the old rows stay (no flicker).
+      expect(sut.get('models').map((m) => m.id)).toEqual(['a', 'b', 'gone']);
+      expect(sut.get('models')[1]).toBe(before[1]);
+      transport.answer('models:list', { models: [model('b')], total: 2, nextCursor: null });
+      await settle();
+      expect(sut.get('models').map((m) => m.id)).toEqual(['a', 'b']);
+    });
+
+    it('applies a state change to one model and keeps the other objects', () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a'), model('b')], modelsTotal: 2 }), 10);
+      const [a, b] = sut.get('models');
+      transport.push('models:status', { nodeId: 'node-1', model: { ...model('b').state, status: 'loading', progress: 0.5 } }, 11);
+      const [a2, b2] = sut.get('models');
+      expect(a2).toBe(a);
+      expect(b2).not.toBe(b);
+      expect(b2?.state.status).toBe('loading');
     });
   });
 });

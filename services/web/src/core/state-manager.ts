@@ -10,6 +10,7 @@
 import type { Cursors, RequestEvent, RequestPayload, ResponseData, Snapshot } from '@llamaproxy/shared';
 import { MERGE_BROADCASTS } from './contract.js';
 import { broadcastPatch, mergeLogs, snapshotPatch, type StatePatch } from './reducers.js';
+import { applyModelPage, beginModelSync, finishModelSync, modelKey, noteModelDelta, type ModelSync } from './model-merge.js';
 import type { AppState, ConnectionState } from './state.js';
 import { LIMITS, initialState } from './state.js';
 import type { AnyBroadcast, Transport, TransportStatus } from './transport.js';
@@ -42,6 +43,8 @@ export class StateManager {
   /** Broadcasts held back while a resume is in flight; null when none is. */
   private held: AnyBroadcast[] | null = null;
   private fallbackTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The reading of the model list in pages that runs now (a newer snapshot starts another); null when none. */
+  private modelSync: ModelSync | null = null;
 
   constructor(transport: Transport, options: StateManagerOptions = {}) {
     this.transport = transport;
@@ -155,6 +158,17 @@ export class StateManager {
       return;
     }
     this.cursors.eventSeq = Math.max(this.cursors.eventSeq, envelope.seq);
+    if (this.modelSync !== null) {
+      // A page read before this delta must not undo it.
+      if (envelope.event === 'models:changed') {
+        noteModelDelta(this.modelSync, envelope.data.upserted, envelope.data.removed);
+      } else if (envelope.event === 'models:status') {
+        const key = modelKey({ nodeId: envelope.data.nodeId, id: envelope.data.model.id });
+        if (this.state.models.some((m) => modelKey(m) === key)) {
+          noteModelDelta(this.modelSync, [{ nodeId: envelope.data.nodeId, id: envelope.data.model.id }], []);
+        }
+      }
+    }
     this.apply(broadcastPatch(this.state, envelope, this.options.now()));
   }
 
@@ -165,6 +179,40 @@ export class StateManager {
       eventSeq: Math.max(snapshot.cursors.eventSeq, this.cursors.eventSeq),
     };
     this.apply(snapshotPatch(this.state, snapshot, resume));
+    this.modelSync = null;
+    if (snapshot.modelsNext !== null) {
+      void this.readModelPages(snapshot);
+    }
+  }
+
+  /**
+   * The rest of the model list after a snapshot's first page, page by page (each page shows at
+   * once); then models no page held and no delta added are dropped. A newer snapshot, or a failed
+   * page, ends it (the next snapshot reads the list again).
+   */
+  private async readModelPages(snapshot: Snapshot): Promise<void> {
+    const sync = beginModelSync();
+    this.modelSync = sync;
+    this.apply({ models: applyModelPage(this.state.models, snapshot.models, sync) });
+    let cursor = snapshot.modelsNext;
+    while (cursor !== null) {
+      let page: ResponseData['models:list'];
+      try {
+        page = await this.send('models:list', { cursor, limit: LIMITS.modelPage });
+      } catch {
+        if (this.modelSync === sync) {
+          this.modelSync = null;
+        }
+        return;
+      }
+      if (this.modelSync !== sync) {
+        return;
+      }
+      this.apply({ models: applyModelPage(this.state.models, page.models, sync) });
+      cursor = page.nextCursor;
+    }
+    this.apply({ models: finishModelSync(this.state.models, sync) });
+    this.modelSync = null;
   }
 
   /** After a reconnect: fetch what changed since our cursors, then replay newer held broadcasts. */

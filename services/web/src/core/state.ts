@@ -74,6 +74,8 @@ export interface AppState {
 export const LIMITS = {
   logs: 1000,
   recentMetrics: 180,
+  /** Models per `models:list` page when the client reads the list after a snapshot's first page. */
+  modelPage: 1000,
   /** How long finished jobs stay in the state. */
   finishedJobMs: 60_000,
 } as const;

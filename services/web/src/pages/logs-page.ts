@@ -22,6 +22,8 @@ export class LogsPage extends Component<AppContext> {
   private shown: LogEntry[] = [];
   private buffered: LogEntry[] = [];
   private paused = false;
+  /** The model ids the source choices were built from (null before the first build). */
+  private sourceIds: string | null = null;
   private hasMore = false;
   private loadingOlder = false;
   private token = 0;
@@ -109,6 +111,12 @@ export class LogsPage extends Component<AppContext> {
     const select = this.el.querySelector('.source') as HTMLSelectElement;
     const current = this.filter.modelId !== null ? `model:${this.filter.modelId}` : this.filter.source !== null ? `source:${this.filter.source}` : '';
     const models = [...new Set(this.props.store.get('models').map((m) => m.id))].sort();
+    // A state change leaves the ids alone: thousands of options are rebuilt only when they change.
+    const ids = models.join('\n');
+    if (ids === this.sourceIds) {
+      return;
+    }
+    this.sourceIds = ids;
     replaceChildren(
       select,
       h('option', { value: '' }, 'All sources'),

@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import type { Role } from '@llamaproxy/shared';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { identity, model } from '../test-support/fixtures.js';
 import { pageContext } from '../test-support/page-context.js';
-import { ModelsPage } from './models-page.js';
+import { ModelsPage, SEARCH_DEBOUNCE_MS } from './models-page.js';
 
 describe(ModelsPage.name, () => {
   let sut: ModelsPage | undefined;
@@ -66,5 +66,72 @@ describe(ModelsPage.name, () => {
     expect(cell('vision', '.companions')?.textContent).toBe('projector vision/mmproj.gguf · drafter vision/mtp-vision.gguf');
     expect(cell('vision', '.companions')?.hidden).toBe(false);
     expect(cell('plain', '.companions')?.hidden).toBe(true);
+  });
+  it('marks the rows of a node that is not heard from as stale, and clears it when the node is back', () => {
+    const { ctx } = pageContext(identity('viewer'));
+    ctx.store.set('models', [model('a'), model('b', { nodeId: 'other' })]);
+    ctx.store.set('nodes', [{ nodeId: 'node-1', online: false, lastHeardAt: 1 }, { nodeId: 'other', online: true, lastHeardAt: 2 }]);
+    sut = new ModelsPage(ctx).mount(document.body);
+    const stale = () => [...(sut?.el.querySelectorAll<HTMLElement>('tr.model-row.stale') ?? [])].map((tr) => tr.dataset.id);
+    expect(stale()).toEqual(['a']);
+    ctx.store.set('nodes', [{ nodeId: 'node-1', online: true, lastHeardAt: 3 }, { nodeId: 'other', online: true, lastHeardAt: 2 }]);
+    expect(stale()).toEqual([]);
+  });
+
+  describe('with thousands of models', () => {
+    const farm = (n: number) => Array.from({ length: n }, (_, i) => model(`farm-${String(i + 1).padStart(5, '0')}`));
+    const rows = () => [...(sut?.el.querySelectorAll<HTMLElement>('tr.model-row') ?? [])];
+
+    it('renders only a window of rows, with spacers standing for the rest', () => {
+      const { ctx } = pageContext(identity('viewer'));
+      ctx.store.set('models', farm(2000));
+      sut = new ModelsPage(ctx).mount(document.body);
+      expect(rows().length).toBeGreaterThan(0);
+      expect(rows().length).toBeLessThan(100);
+      expect(rows()[0]?.dataset.id).toBe('farm-00001');
+      expect(sut.el.querySelector('.count')?.textContent).toBe('2000 of 2000');
+      const bottom = sut.el.querySelector<HTMLElement>('tbody.spacer-bottom tr');
+      expect(bottom?.hidden).toBe(false);
+      expect(parseInt(bottom?.style.height ?? '0', 10)).toBe((2000 - rows().length) * 72);
+    });
+
+    it('updates only the row whose model changed, in place', async () => {
+      const { ctx } = pageContext(identity('operator'));
+      const models = farm(2000);
+      ctx.store.set('models', models);
+      sut = new ModelsPage(ctx).mount(document.body);
+      const before = rows();
+      const changed: Node[] = [];
+      const observer = new MutationObserver((records) => changed.push(...records.map((r) => r.target)));
+      observer.observe(sut.el.querySelector('tbody.rows') as Node, { subtree: true, childList: true, characterData: true, attributes: true });
+      ctx.store.set('models', models.map((m, i) => (i === 2 ? { ...m, state: { ...m.state, status: 'loaded' as const } } : m)));
+      await Promise.resolve();
+      observer.disconnect();
+      expect(rows()).toEqual(before);
+      const third = before[2] as HTMLElement;
+      expect(third.querySelector('[data-action="toggle"]')?.textContent).toBe('Unload');
+      expect(changed.length).toBeGreaterThan(0);
+      expect(changed.every((node) => third.contains(node))).toBe(true);
+    });
+
+    it('filters once the typing pauses', () => {
+      vi.useFakeTimers();
+      try {
+        const { ctx } = pageContext(identity('viewer'));
+        ctx.store.set('models', farm(2000));
+        sut = new ModelsPage(ctx).mount(document.body);
+        const search = sut.el.querySelector('.search') as HTMLInputElement;
+        for (const text of ['f', 'farm-01', 'farm-0190']) {
+          search.value = text;
+          search.dispatchEvent(new Event('input', { bubbles: true }));
+        }
+        expect(sut.el.querySelector('.count')?.textContent).toBe('2000 of 2000');
+        vi.advanceTimersByTime(SEARCH_DEBOUNCE_MS);
+        expect(sut.el.querySelector('.count')?.textContent).toBe('10 of 2000');
+        expect(rows().map((r) => r.dataset.id)).toEqual(Array.from({ length: 10 }, (_, i) => `farm-0190${i}`));
+      } finally {
+        vi.useRealTimers();
+      }
+    });
   });
 });

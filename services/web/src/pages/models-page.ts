@@ -1,15 +1,17 @@
 import type { ModelView } from '@llamaproxy/shared';
-import { ModelRow, type ModelRowProps } from '../components/model-row.js';
-import { ModelSettingsDialog } from '../components/model-settings-dialog.js';
+import { MODEL_ROW_HEIGHT, ModelRow, type ModelRowProps } from '../components/model-row.js';
 import { runJob } from '../core/actions.js';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { h, replaceChildren, setText, valueOf } from '../core/dom.js';
-import { KeyedList } from '../core/keyed-list.js';
+import { WindowedList } from '../core/windowed-list.js';
 import { can, needs, watchPermissions } from '../core/permissions.js';
-import { loadArgIndex } from '../lib/catalogue.js';
 import { skippedLine, skippedSummary } from '../lib/model-facts.js';
-import { MODEL_FILTERS, queryModels, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+import { ModelIndex } from '../lib/model-index.js';
+import { MODEL_FILTERS, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+
+/** How long the search waits after the last keystroke before it filters, ms. */
+export const SEARCH_DEBOUNCE_MS = 150;
 
 const COLUMNS: { label: string; sort: ModelSortKey | null; className?: string }[] = [
   { label: 'Model', sort: 'name' },
@@ -22,14 +24,41 @@ const COLUMNS: { label: string; sort: ModelSortKey | null; className?: string }[
   { label: 'Actions', sort: null },
 ];
 
-/** Every model in the models directory: search, filter, sort, load/unload, per-model settings. */
+/**
+ * Every model in the models directory: search, filter, sort, load/unload, per-model settings.
+ * Built for thousands of models: only the rows in view are in the DOM (a windowed list of
+ * fixed-height rows), a state change updates its row in place, and the search filters an index
+ * after the typing pauses.
+ */
 export class ModelsPage extends Component<AppContext> {
   private query: ModelQuery = { text: '', filter: 'all', sort: 'name', direction: 'asc' };
   private readonly pending = new Set<string>();
-  private rows!: KeyedList<ModelRowProps>;
+  private readonly index = new ModelIndex();
+  private rows!: WindowedList<ModelRowProps>;
+  private searchTimer: ReturnType<typeof setTimeout> | null = null;
 
   protected override render(): HTMLElement {
-    const body = h('tbody');
+    const body = h('tbody', { class: 'rows' });
+    const spacer = (): HTMLElement => h('tr', { class: 'spacer', 'aria-hidden': 'true', hidden: true }, h('td', { colspan: String(COLUMNS.length) }));
+    const spacerTop = spacer();
+    const spacerBottom = spacer();
+    const head = h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        COLUMNS.map((c) =>
+          h('th', { class: c.className, 'data-sort': c.sort, scope: 'col' }, c.sort === null ? c.label : h('button', { 'data-action': 'sort', 'data-sort': c.sort }, c.label)),
+        ),
+      ),
+    );
+    const scroller = h(
+      'div',
+      { class: 'card table-wrap models-scroll' },
+      h('table', { class: 'table models-table' }, head, h('tbody', { class: 'spacer-top' }, spacerTop), body, h('tbody', { class: 'spacer-bottom' }, spacerBottom)),
+      h('p', { class: 'empty muted' }),
+    );
     const page = h(
       'div',
       { class: 'page', 'data-page': 'models' },
@@ -45,38 +74,28 @@ export class ModelsPage extends Component<AppContext> {
         ),
         h('button', { class: 'button', 'data-action': 'rescan', ...needs('models:rescan') }, 'Rescan directory'),
       ),
-      h(
-        'div',
-        { class: 'card table-wrap' },
-        h(
-          'table',
-          { class: 'table models-table' },
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              COLUMNS.map((c) =>
-                h('th', { class: c.className, 'data-sort': c.sort, scope: 'col' }, c.sort === null ? c.label : h('button', { 'data-action': 'sort', 'data-sort': c.sort }, c.label)),
-              ),
-            ),
-          ),
-          body,
-        ),
-        h('p', { class: 'empty muted' }),
-      ),
+      scroller,
       // Files the catalogue scan passed over (dangling links, ...), so a missing model is explained.
       h('details', { class: 'card skipped', hidden: true }, h('summary', { class: 'muted' }), h('ul', { class: 'skipped-list' })),
     );
-    this.rows = new KeyedList(body, (p) => `${p.model.nodeId}/${p.model.id}`, (p) => new ModelRow(p));
-    this.own(() => this.rows.clear());
+    this.rows = new WindowedList<ModelRowProps>({
+      scroller,
+      container: body,
+      spacerTop,
+      spacerBottom,
+      rowHeight: MODEL_ROW_HEIGHT,
+      offset: () => head.offsetHeight,
+      keyOf: (p) => `${p.model.nodeId}/${p.model.id}`,
+      create: (p) => new ModelRow(p),
+    });
+    this.own(() => this.rows.destroy());
+    this.own(() => this.cancelSearch());
     return page;
   }
 
   protected override events(): EventMap {
     return {
-      'input .search': (_e, input) => this.setQuery({ text: valueOf(input) }),
+      'input .search': (_e, input) => this.scheduleSearch(valueOf(input)),
       'change .filter': (_e, select) => this.setQuery({ filter: valueOf(select) as ModelFilter }),
       'click [data-action="sort"]': (_e, button) => {
         const sort = button.dataset.sort as ModelSortKey;
@@ -95,6 +114,7 @@ export class ModelsPage extends Component<AppContext> {
     this.own(store.subscribe('skipped', () => this.showSkipped(), true));
     this.own(store.subscribe('settings', () => this.show()));
     this.own(store.subscribe('identity', () => this.show()));
+    this.own(store.subscribe('nodes', () => this.show()));
     this.own(watchPermissions(store, this.el));
     this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
@@ -104,8 +124,28 @@ export class ModelsPage extends Component<AppContext> {
     );
   }
 
+  /** Filters once the typing pauses: a keystroke itself costs nothing. */
+  private scheduleSearch(text: string): void {
+    this.cancelSearch();
+    this.searchTimer = setTimeout(() => {
+      this.searchTimer = null;
+      if (text !== this.query.text) {
+        this.setQuery({ text });
+      }
+    }, SEARCH_DEBOUNCE_MS);
+  }
+
+  private cancelSearch(): void {
+    if (this.searchTimer !== null) {
+      clearTimeout(this.searchTimer);
+      this.searchTimer = null;
+    }
+  }
+
   private setQuery(change: Partial<ModelQuery>): void {
     this.query = { ...this.query, ...change };
+    // A new query starts at its first match.
+    (this.el.querySelector('.models-scroll') as HTMLElement).scrollTop = 0;
     this.show();
   }
 
@@ -113,10 +153,13 @@ export class ModelsPage extends Component<AppContext> {
     const { store } = this.props;
     const all = store.get('models');
     const units = store.get('settings')?.units.memory ?? 'binary';
-    const shown = queryModels(all, this.query);
+    this.index.setModels(all);
+    const shown = this.index.query(this.query);
     const identity = store.get('identity');
     const may = { load: can(identity, 'models:load'), unload: can(identity, 'models:unload') };
-    this.rows.reconcile(shown.map((model) => ({ model, units, pending: this.pending.has(model.id), may })));
+    // Rows of a node that is not heard from show that their state may be stale.
+    const offline = new Set(store.get('nodes').filter((n) => !n.online).map((n) => n.nodeId));
+    this.rows.setItems(shown.map((model) => ({ model, units, pending: this.pending.has(model.id), may, stale: offline.has(model.nodeId) })));
     setText(this.el.querySelector('.count') as HTMLElement, `${shown.length} of ${all.length}`);
     const empty = this.el.querySelector('.empty') as HTMLElement;
     empty.hidden = shown.length > 0;
@@ -170,6 +213,9 @@ export class ModelsPage extends Component<AppContext> {
     if (model === undefined) {
       return;
     }
+    // Loaded on first use: the dialog needs the shared contracts (zod), which the list does not,
+    // and evaluating them would freeze the page's first render.
+    const [{ ModelSettingsDialog }, { loadArgIndex }] = await Promise.all([import('../components/model-settings-dialog.js'), import('../lib/catalogue.js')]);
     const args = await loadArgIndex(this.props.store);
     if (!this.isDestroyed) {
       new ModelSettingsDialog({ ctx: this.props, model, args }).open();

@@ -107,6 +107,8 @@ export function snapshot(patch: Partial<Snapshot> = {}): Snapshot {
   return {
     identity: identity(),
     models: [model('alpha')],
+    modelsTotal: 1,
+    modelsNext: null,
     skipped: [],
     llama: [],
     config: DEFAULT_SERVER_CONFIG,

@@ -26,6 +26,8 @@ export class PresetEditor extends Component<PresetEditorProps> {
   /** The document as last taken from the server or the raw view. */
   private doc: PresetDocument = { global: {}, sections: [] };
   private cards: PresetSectionCard[] = [];
+  /** The model ids the "add a section" choices were built from (null before the first build). */
+  private choiceIds: string | null = null;
   private dirty = false;
   private progress: ProgressBar | null = null;
   /** The preset revision `doc` was taken at: what a save names, so a stale one is refused (CONFLICT). */
@@ -143,6 +145,12 @@ export class PresetEditor extends Component<PresetEditorProps> {
       .map((m) => m.id)
       .filter((id) => !taken.has(id))
       .sort();
+    // A state change leaves the ids alone: thousands of options are rebuilt only when they change.
+    const key = free.join('\n');
+    if (key === this.choiceIds) {
+      return;
+    }
+    this.choiceIds = key;
     replaceChildren(this.el.querySelector('.add-model') as HTMLElement, free.length === 0 ? h('option', { value: '' }, 'every model has a section') : free.map((id) => h('option', { value: id }, id)));
   }
 
