@@ -172,7 +172,7 @@ export class FaultStack {
 
   modelStates(modelId: string): ModelState[] {
     return this.statusEvents().flatMap((e) =>
-      e.kind === 'model' ? (e.model.id === modelId ? [e.model] : []) : e.kind === 'models' || e.kind === 'state' ? e.models.filter((m) => m.id === modelId) : [],
+      e.kind === 'model' ? (e.model.id === modelId ? [e.model] : []) : e.kind === 'models' ? e.models.filter((m) => m.id === modelId) : [],
     );
   }
 
