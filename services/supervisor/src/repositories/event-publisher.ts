@@ -61,8 +61,15 @@ export class EventPublisher {
     return this.digest.value;
   }
 
-  /** A model's state changed: published with the next flush (within `flushMs`). */
+  /**
+   * A model's state changed: published with the next flush (within `flushMs`). Only changes within
+   * one status collapse (load progress); every status a model passes through is published.
+   */
   modelChanged(state: ModelState): void {
+    const waiting = this.pending.get(state.id);
+    if (waiting !== undefined && waiting !== null && waiting.status !== state.status) {
+      this.flush().catch(() => undefined); // marked lost; the next heartbeat rewrites the hash
+    }
     this.pending.set(state.id, state);
     this.scheduleFlush();
   }
