@@ -44,6 +44,7 @@ export class EventPublisher {
   /** Changes not written yet: a state, or null for a model that is gone. */
   private pending = new Map<string, ModelState | null>();
   private flushTimer: NodeJS.Timeout | null = null;
+  private flushSoon = false;
   private flushing: Promise<void> = Promise.resolve();
   /** A write of the models hash failed: the next heartbeat writes it in full. */
   private modelsHashLost = false;
@@ -62,22 +63,24 @@ export class EventPublisher {
   }
 
   /**
-   * A model's state changed: published with the next flush (within `flushMs`). Only changes within
-   * one status collapse (load progress); every status a model passes through is published.
+   * A model's state changed. A new status is published at once (after the current synchronous
+   * work, so a burst such as the first reconcile of thousands of models is one write, and before
+   * any job that waited for it completes); progress within one status is collected for `flushMs`.
    */
   modelChanged(state: ModelState): void {
     const waiting = this.pending.get(state.id);
+    const before = waiting ?? this.models.get(state.id);
     if (waiting !== undefined && waiting !== null && waiting.status !== state.status) {
       this.flush().catch(() => undefined); // marked lost; the next heartbeat rewrites the hash
     }
     this.pending.set(state.id, state);
-    this.scheduleFlush();
+    this.scheduleFlush(before === undefined || before === null || before.status !== state.status);
   }
 
   /** A model is gone from the node (its file was removed): its hash field goes with the next flush. */
   modelRemoved(modelId: string): void {
     this.pending.set(modelId, null);
-    this.scheduleFlush();
+    this.scheduleFlush(false);
   }
 
   /** Writes the collected model changes now; resolves when they are written (rejects when Redis cannot take them). */
@@ -208,13 +211,20 @@ export class EventPublisher {
     await this.redis.xadd(RedisKeys.logStream, 'MAXLEN', '~', STREAM_MAX_LEN.logs, '*', STREAM_FIELD, JSON.stringify({ records }));
   }
 
-  private scheduleFlush(): void {
+  private scheduleFlush(soon: boolean): void {
+    if (soon && !this.flushSoon) {
+      this.flushSoon = true;
+      queueMicrotask(() => {
+        this.flushSoon = false;
+        this.flush().catch(() => undefined); // marked lost; the next heartbeat rewrites the hash
+      });
+    }
     if (this.flushTimer !== null) {
       return;
     }
     this.flushTimer = setTimeout(() => {
       this.flushTimer = null;
-      this.flush().catch(() => undefined); // marked lost; the next heartbeat rewrites the hash
+      this.flush().catch(() => undefined);
     }, this.flushMs);
     this.flushTimer.unref();
   }
