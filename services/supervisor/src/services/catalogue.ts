@@ -173,7 +173,7 @@ export class CatalogueScanner {
    * in no particular order) before the complete catalogue is returned.
    */
   async scan(onEntries?: (entries: CatalogueEntry[]) => void): Promise<Catalogue> {
-    const cache = (this.cache ??= this.store === null ? new Map() : await this.store.read(this.modelsDir).catch(() => new Map<string, CachedEntry>()));
+    const cache = (this.cache ??= this.store === null ? new Map<string, CachedEntry>() : await this.store.read(this.modelsDir).catch(() => new Map<string, CachedEntry>()));
     const skipped: SkippedEntry[] = [];
     const found = await findModels(this.modelsDir, skipped);
     const entries: CatalogueEntry[] = new Array<CatalogueEntry>(found.length);
