@@ -81,9 +81,9 @@ export class StateRepository {
   }
 
   /** Every node heard of, by id. */
-  nodes(): { nodeId: string; lastHeardAt: number; online: boolean }[] {
+  nodes(): { nodeId: string; lastHeardAt: number; online: boolean; stale: boolean }[] {
     const rows = this.db.prepare('SELECT node_id, last_heard_at, online FROM nodes ORDER BY node_id').all() as { node_id: string; last_heard_at: number; online: number }[];
-    return rows.map((r) => ({ nodeId: r.node_id, lastHeardAt: r.last_heard_at, online: r.online === 1 }));
+    return rows.map((r) => ({ nodeId: r.node_id, lastHeardAt: r.last_heard_at, online: r.online === 1, stale: r.online !== 1 }));
   }
 
   getMeta<T>(key: string, schema: z.ZodType<T>): T | null {
