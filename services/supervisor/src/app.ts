@@ -171,6 +171,8 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       worker.on('error', (err) => logger.warn('worker error', { error: err.message }));
       await worker.waitUntilReady();
       logger.info('taking control jobs', { queue: controlQueueName(config.nodeId) });
+      // Last: reading thousands of GGUF headers shares this event loop with everything above.
+      sup.watchCatalogue();
     },
 
     async shutdown(deadlineMs: number): Promise<void> {

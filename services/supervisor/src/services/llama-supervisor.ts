@@ -122,19 +122,24 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return this.argsCatalogue;
   }
 
-  /**
-   * Loads the persisted configuration and starts scanning the models directory (then watching it).
-   * Resolves without waiting for the scan: llama-server's router reads the directory itself, and a
-   * directory of thousands of files takes a while (`scanned` resolves when the first scan is done).
-   */
+  /** Loads the persisted configuration. */
   async init(): Promise<void> {
     await this.settings.load();
+  }
+
+  /**
+   * Starts scanning the models directory (then watching it), without waiting for the scan: the
+   * router reads the directory itself, and reading the headers of thousands of files takes a
+   * while, on this process's event loop, so the app starts it once llama-server runs and jobs are
+   * taken. `scanned` resolves when the first scan is done (or failed, which is logged).
+   */
+  watchCatalogue(): void {
     this.firstScan = this.catalogue.watch().catch((err: unknown) => {
       this.log.error('catalogue scan failed', { error: (err as Error).message });
     });
   }
 
-  /** Resolves when the first catalogue scan after `init` is done (or failed, which is logged). */
+  /** Resolves when the first catalogue scan after `watchCatalogue` is done. */
   get scanned(): Promise<void> {
     return this.firstScan;
   }
