@@ -1,4 +1,5 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -189,6 +190,15 @@ async function headerReads(modelsDir: string, headers: string[], headerBytes: nu
     await readModelInfo(file);
   }
   const alone = (performance.now() - t0) / files.length;
+  // Same run, same files: only reading their bytes (the floor for any reader: lengths are inline).
+  const buffer = Buffer.allocUnsafe(headerBytes);
+  const t2 = performance.now();
+  for (const file of files) {
+    const handle = await open(file, 'r');
+    await handle.read(buffer, 0, headerBytes, 0);
+    await handle.close();
+  }
+  const rawRead = (performance.now() - t2) / files.length;
   const scanner = new CatalogueScanner('bench', modelsDir);
   const t1 = performance.now();
   const catalogue = await scanner.scan();
@@ -198,6 +208,8 @@ async function headerReads(modelsDir: string, headers: string[], headerBytes: nu
       figure: `header read, ${Math.round(headerBytes / 1024)} KiB, 151,936-token vocabulary (per file, one at a time, n=${files.length})`,
       value: alone,
       unit: 'ms',
+      baseline: rawRead,
+      baselineLabel: 'reading its bytes only',
       target: '< 2 ms',
       met: alone < 2,
     }),

@@ -103,10 +103,13 @@ export interface GgufModelInfo {
 /** Reads header, metadata and (by default) tensor infos of the GGUF file at `path`. */
 export async function readGguf(path: string, options: ReadGgufOptions = {}): Promise<GgufFile> {
   const handle = await open(path, 'r');
+  let reader: ChunkedReader | null = null;
   try {
     const { size } = await handle.stat();
-    return await new GgufParser(new ChunkedReader(handle, size, options.chunkSize ?? 64 * 1024), options).parse();
+    reader = new ChunkedReader(handle, size, options.chunkSize ?? 64 * 1024);
+    return await new GgufParser(reader, options).parse();
   } finally {
+    reader?.release();
     await handle.close();
   }
 }
@@ -177,6 +180,10 @@ const MAX_ENTRY_COUNT = 1 << 20;
 const MAX_STRING_LENGTH = 16 * 1024 * 1024;
 const MAX_ARRAY_LENGTH = 2 ** 32;
 const MAX_CHUNK_SIZE = 4 * 1024 * 1024;
+
+/** Spare MAX_CHUNK_SIZE window buffers (at most BUFFER_POOL_SIZE, i.e. 32 MiB). */
+const BUFFER_POOL: Buffer[] = [];
+const BUFFER_POOL_SIZE = 8;
 
 /** Thrown by the chunked reader at end of file; the parser turns it into a TRUNCATED GgufError. */
 class EndOfFile extends Error {}
@@ -403,7 +410,9 @@ class ChunkedReader {
   readonly fileSize: number;
   private readonly handle: FileHandle;
   private chunkSize: number;
-  private window = Buffer.alloc(0);
+  private window: Buffer = Buffer.alloc(0);
+  /** The pooled buffer this reader holds, if any. */
+  private pooled: Buffer | null = null;
   /** File offset of window[0]. */
   private windowStart = 0;
   /** File offset of the next byte to read. */
@@ -436,7 +445,7 @@ class ChunkedReader {
       return;
     }
     const length = Math.min(Math.max(size, this.chunkSize), this.fileSize - this.position);
-    const window = length <= this.window.length ? this.window.subarray(0, length) : Buffer.allocUnsafe(length);
+    const window = length <= this.window.length ? this.window.subarray(0, length) : this.allocate(length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(window, filled, length - filled, this.position + filled);
@@ -447,7 +456,29 @@ class ChunkedReader {
     }
     this.window = window;
     this.windowStart = this.position;
-    this.chunkSize = Math.min(this.chunkSize * 2, MAX_CHUNK_SIZE);
+    this.chunkSize = Math.min(this.chunkSize * 4, MAX_CHUNK_SIZE);
+  }
+
+  /** Gives a pooled window buffer back (call once, when done with this reader). */
+  release(): void {
+    if (this.pooled !== null && BUFFER_POOL.length < BUFFER_POOL_SIZE) {
+      BUFFER_POOL.push(this.pooled);
+    }
+    this.pooled = null;
+    this.window = Buffer.alloc(0);
+  }
+
+  /**
+   * A window of `length` bytes. Large windows come from a small pool of MAX_CHUNK_SIZE buffers:
+   * a catalogue scan reads thousands of multi-megabyte headers, and a fresh buffer for each would
+   * keep the garbage collector busy.
+   */
+  private allocate(length: number): Buffer {
+    if (length <= 256 * 1024) {
+      return Buffer.allocUnsafe(length);
+    }
+    this.pooled ??= BUFFER_POOL.pop() ?? Buffer.allocUnsafe(MAX_CHUNK_SIZE);
+    return length <= this.pooled.length ? this.pooled.subarray(0, length) : Buffer.allocUnsafe(length);
   }
 
   /**
