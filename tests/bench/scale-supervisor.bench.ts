@@ -9,7 +9,7 @@ import { NODE_MODELS_DIGEST_FIELD, NodeRedisKeys, RedisKeys } from '@llamaproxy/
 import { readModelInfo } from '../../services/supervisor/src/gguf/gguf-reader.js';
 import { CatalogueScanner } from '../../services/supervisor/src/services/catalogue.js';
 import { writeModelFarm } from '../src/gguf/model-farm.js';
-import { ensureLlamaServer, freePort, startRedis, startService, waitFor, type ManagedProcess } from '../src/harness/index.js';
+import { ensureLlamaServer, freePort, ManagedProcess, startRedis, startService, waitFor } from '../src/harness/index.js';
 import { row, type Bench, type BenchRow } from './bench.js';
 
 const SIZES = (process.env.SCALE_BENCH_SIZES ?? '100,1000,5000').split(',').map(Number);
@@ -102,7 +102,7 @@ async function startSupervisor(o: { dir: string; nodeId: string; count: number; 
   await o.client.del(NodeRedisKeys.models(o.nodeId), RedisKeys.nodeSnapshot(o.nodeId));
   const streamStart = await lastStreamId(o.client);
   const t0 = performance.now();
-  const supervisor: ManagedProcess = startService('supervisor', {
+  const env = {
     REDIS_URL: o.redisUrl,
     SUPERVISOR_NODE_ID: o.nodeId,
     LLAMA_SERVER_BIN: o.bin,
@@ -114,7 +114,17 @@ async function startSupervisor(o: { dir: string; nodeId: string; count: number; 
     LOG_LEVEL: 'info',
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${PROBE}`.trim(),
     MEMORY_PROBE_FILE: probeFile,
-  });
+  };
+  // SCALE_BENCH_SUPERVISOR_ROOT: another checkout (e.g. `git archive <before> | tar -x`) whose supervisor to measure instead.
+  const otherRoot = process.env.SCALE_BENCH_SUPERVISOR_ROOT;
+  const supervisor: ManagedProcess =
+    otherRoot === undefined
+      ? startService('supervisor', env)
+      : new ManagedProcess(process.execPath, ['--conditions=development', '--import', 'tsx', join(otherRoot, 'services', 'supervisor', 'src', 'main.ts')], {
+          name: 'supervisor (other root)',
+          cwd: otherRoot,
+          env: { ...process.env, NODE_ENV: 'test', LOG_FORMAT: 'json', ...env },
+        });
   try {
     const figures: Partial<StartFigures> = {};
     supervisor.onLine((line) => {
@@ -131,6 +141,9 @@ async function startSupervisor(o: { dir: string; nodeId: string; count: number; 
           if (found.complete) {
             figures.catalogueMs = performance.now() - t0;
           }
+        }
+        if (figures.statesMs === undefined && otherRoot !== undefined) {
+          figures.statesMs = Number.NaN; // older supervisors keep no models hash
         }
         if (figures.statesMs === undefined) {
           const digest = await o.client.hget(NodeRedisKeys.models(o.nodeId), NODE_MODELS_DIGEST_FIELD);
