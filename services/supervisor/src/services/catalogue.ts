@@ -143,7 +143,7 @@ export interface CatalogueScannerOptions {
   cache?: CatalogueCacheStore;
   /** Files read at the same time; default 4. */
   concurrency?: number;
-  /** Entries are handed to `onEntries` in groups of this many (or every `progressMs`); default 200. */
+  /** Entries read now (not from the cache) go to `onEntries` in groups of this many, or every `progressMs`; default 500 / 2000 ms. */
   progressBatch?: number;
   progressMs?: number;
 }
@@ -165,12 +165,12 @@ export class CatalogueScanner {
     this.nodeId = nodeId;
     this.modelsDir = modelsDir;
     this.store = options.cache ?? null;
-    this.options = { concurrency: options.concurrency ?? 4, progressBatch: options.progressBatch ?? 200, progressMs: options.progressMs ?? 500 };
+    this.options = { concurrency: options.concurrency ?? 4, progressBatch: options.progressBatch ?? 500, progressMs: options.progressMs ?? 2000 };
   }
 
   /**
-   * Scans the directory. `onEntries`, when given, receives the entries as they are read (in groups,
-   * in no particular order) before the complete catalogue is returned.
+   * Scans the directory. `onEntries`, when given, receives the entries whose headers are read now
+   * (in groups, in no particular order) before the complete catalogue is returned.
    */
   async scan(onEntries?: (entries: CatalogueEntry[]) => void): Promise<Catalogue> {
     const cache = (this.cache ??= this.store === null ? new Map<string, CachedEntry>() : await this.store.read(this.modelsDir).catch(() => new Map<string, CachedEntry>()));
@@ -195,8 +195,11 @@ export class CatalogueScanner {
         const { entry, fresh } = await this.describe(model, cache);
         changed ||= fresh;
         entries[index] = entry;
-        batch.push(entry);
-        hand(false);
+        if (fresh) {
+          // Only what was read now: cached entries come with the complete catalogue, a moment later.
+          batch.push(entry);
+          hand(false);
+        }
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, found.length)) }, worker));
