@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { NODE_MODELS_DIGEST_FIELD, NodeRedisKeys, RedisKeys } from '@llamaproxy/shared';
+import { NODE_MODELS_DIGEST_FIELD, NODE_OFFLINE_AFTER_MS, NodeRedisKeys, RedisKeys } from '@llamaproxy/shared';
 import { readModelInfo } from '../../services/supervisor/src/gguf/gguf-reader.js';
 import { CatalogueScanner } from '../../services/supervisor/src/services/catalogue.js';
 import { writeModelFarm } from '../src/gguf/model-farm.js';
-import { ensureLlamaServer, freePort, ManagedProcess, startRedis, startService, waitFor } from '../src/harness/index.js';
+import { ensureLlamaServer, expectOk, freePort, ManagedProcess, processGroupMembers, startRedis, startService, waitFor } from '../src/harness/index.js';
+import { FaultStack } from '../faults/support/stack.js';
 import { row, type Bench, type BenchRow } from './bench.js';
 
 const SIZES = (process.env.SCALE_BENCH_SIZES ?? '100,1000,5000').split(',').map(Number);
@@ -87,6 +88,9 @@ const bench: Bench = {
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
+      }
+      if (process.env.SCALE_BENCH_SUPERVISOR_ROOT === undefined) {
+        rows.push(...(await staleAfterKill(bin)));
       }
     } finally {
       client.disconnect();
@@ -192,6 +196,34 @@ async function catalogueSince(client: Redis, cursor: string, nodeId: string, cou
     }
   }
   return { cursor: next, complete };
+}
+
+/**
+ * kill -9 of the supervisor (with a model loaded) → its llama-server process group is gone, and →
+ * a client gets the node's `nodes:status` with `stale: true` (presence key expired), against the
+ * silence rule it replaces (NODE_OFFLINE_AFTER_MS).
+ */
+async function staleAfterKill(bin: string): Promise<BenchRow[]> {
+  const stack = await FaultStack.start({ name: 'bench-stale', llamaServerBin: bin });
+  try {
+    const client = await stack.connect();
+    const router = await stack.waitForLlama((s) => s.state === 'running' && s.pid !== null, 'running');
+    expectOk(await client.request('models:load', { modelId: 'tiny-llama-a' }));
+    await client.waitForBroadcast('models:status', (e) => e.data.model.id === 'tiny-llama-a' && e.data.model.status === 'loaded', { timeoutMs: 60_000 });
+    await waitFor(async () => expectOk(await client.request('snapshot:get', {})).nodes.some((n) => n.nodeId === stack.nodeId && n.online), { timeoutMs: 20_000, what: 'node online' });
+    const t0 = performance.now();
+    const stale = client.waitForBroadcast('nodes:status', (e) => e.data.node.nodeId === stack.nodeId && e.data.node.stale === true, { timeoutMs: 60_000 }).then(() => performance.now() - t0);
+    stack.supervisor.kill('SIGKILL');
+    await waitFor(() => processGroupMembers(router.pid as number).length === 0, { timeoutMs: 30_000, intervalMs: 5, what: 'llama-server group gone' });
+    const goneMs = performance.now() - t0;
+    const staleMs = await stale;
+    return [
+      row({ figure: 'supervisor kill -9 → llama-server and its model instance gone', value: goneMs, unit: 'ms' }),
+      row({ figure: 'supervisor kill -9 → clients told the node is stale', value: staleMs / 1000, unit: 's', baseline: NODE_OFFLINE_AFTER_MS / 1000, baselineLabel: 'silence rule, before' }),
+    ];
+  } finally {
+    await stack.dispose();
+  }
 }
 
 /** The large-vocabulary header read: alone, one file after another, and in a cold catalogue scan (4 at a time). */
