@@ -131,7 +131,12 @@ async function startSupervisor(o: { dir: string; nodeId: string; count: number; 
         });
   try {
     const figures: Partial<StartFigures> = {};
+    // SCALE_BENCH_DEBUG=1: where start-up time goes (the supervisor's own lines, ms after spawn).
+    const timeline: string[] = [];
     supervisor.onLine((line) => {
+      if (line.startsWith('{') && line.includes('"service":"supervisor"') && !line.includes('"module":"llama-output"')) {
+        timeline.push(`  ${Math.round(performance.now() - t0)} ms ${/"message":"([^"]*)"/.exec(line)?.[1] ?? ''}`);
+      }
       if (figures.jobsMs === undefined && line.includes('"message":"taking control jobs"')) {
         figures.jobsMs = performance.now() - t0;
       }
@@ -163,6 +168,9 @@ async function startSupervisor(o: { dir: string; nodeId: string; count: number; 
     const settled = Date.now() + 2000;
     await waitFor(() => Date.now() >= settled && readProbe(probeFile).at >= settled, { timeoutMs: 10_000, intervalMs: 100, what: 'memory probe' });
     const probe = readProbe(probeFile);
+    if (process.env.SCALE_BENCH_DEBUG === '1') {
+      process.stderr.write(`${timeline.join('\n')}\n`);
+    }
     return { jobsMs: figures.jobsMs as number, catalogueMs: figures.catalogueMs as number, statesMs: figures.statesMs as number, peakHeap: probe.heapUsed, peakRss: probe.rss };
   } finally {
     await supervisor.stop(20_000);
