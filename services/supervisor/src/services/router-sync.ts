@@ -36,6 +36,10 @@ export class RouterSync {
   private client: RouterApi | null = null;
   private abort: AbortController | null = null;
   private cancelInterval: (() => void) | null = null;
+  /** The reconcile in progress, one asked for meanwhile, and the run that answers it. */
+  private running: Promise<void> | null = null;
+  private again: { reload: boolean } | null = null;
+  private trailing: Promise<void> | null = null;
 
   constructor(options: RouterSyncOptions, deps: RouterSyncDeps) {
     this.options = { ...options, reconnectDelayMs: options.reconnectDelayMs ?? 500, reconcileCostFactor: options.reconcileCostFactor ?? 20 };
@@ -93,8 +97,27 @@ export class RouterSync {
     await this.reconcile(true);
   }
 
-  /** `GET /models` into `ModelStates`; failures are logged, the next reconcile corrects them. */
-  async reconcile(reload = false): Promise<void> {
+  /**
+   * `GET /models` into `ModelStates`; failures are logged, the next reconcile corrects them. One
+   * runs at a time: asked while one runs, it runs once more after it (a list of thousands is
+   * megabytes; two at once, as at start when the stream opens, only slow both down).
+   */
+  reconcile(reload = false): Promise<void> {
+    if (this.running !== null) {
+      this.again = { reload: (this.again?.reload ?? false) || reload };
+      return this.running.then(() => this.trailing ?? Promise.resolve());
+    }
+    const run = this.reconcileOnce(reload).finally(() => {
+      this.running = null;
+      const again = this.again;
+      this.again = null;
+      this.trailing = again === null ? null : this.reconcile(again.reload);
+    });
+    this.running = run;
+    return run;
+  }
+
+  private async reconcileOnce(reload: boolean): Promise<void> {
     const client = this.client;
     if (client === null) {
       return;
