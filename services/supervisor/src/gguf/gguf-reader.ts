@@ -52,7 +52,11 @@ export interface ReadGgufOptions {
   readonly skipArraysLongerThan?: number;
   /** Read the tensor infos too (default true). Without them `tensors` and `dataOffset` are null. */
   readonly readTensorInfos?: boolean;
-  /** Size of the first read; later reads grow up to 4 MiB. Default 64 KiB. */
+  /**
+   * Size of the first read; later reads grow 4x, up to 4 MiB. Default 1 MiB: a real model's header
+   * is megabytes (its vocabulary), and fewer, larger reads cost less than many small ones (measured:
+   * 2.9 ms from 64 KiB, 1.7-2.2 ms from 1 MiB, for a 4 MiB header).
+   */
   readonly chunkSize?: number;
 }
 
@@ -106,7 +110,7 @@ export async function readGguf(path: string, options: ReadGgufOptions = {}): Pro
   let reader: ChunkedReader | null = null;
   try {
     const { size } = await handle.stat();
-    reader = new ChunkedReader(handle, size, options.chunkSize ?? 64 * 1024);
+    reader = new ChunkedReader(handle, size, options.chunkSize ?? 1024 * 1024);
     return await new GgufParser(reader, options).parse();
   } finally {
     reader?.release();
