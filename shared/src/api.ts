@@ -250,6 +250,13 @@ export interface NodeView {
   online: boolean;
   /** Epoch ms of the newest report from this node; null before the first. */
   lastHeardAt: number | null;
+  /**
+   * True when this node's models and llama-server status are the last known values, not live:
+   * its supervisor is gone (its presence key expired, within seconds of a kill) or was not heard
+   * from for NODE_OFFLINE_AFTER_MS. The same as `!online`, named for what a view should do: show
+   * that node's model rows as stale. Optional for older gateways; absent means `!online`.
+   */
+  stale?: boolean;
 }
 
 /** Revisions of the shared documents, for the editors' next update. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { LlamaArgCatalogueSchema, LlamaStatusSchema } from './llama.js';
 import { LogRecordSchema } from './logs.js';
 import { MetricsSampleSchema } from './metrics.js';
-import { CatalogueSchema, ModelStateSchema } from './models.js';
+import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema } from './models.js';
 
 /**
  * Redis names. Services report to the gateway through Redis Streams read by a consumer group,
@@ -49,16 +49,35 @@ export const STREAM_FIELD = 'data';
 /** What a supervisor reports on the status stream. */
 export const StatusEventSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('llama'), nodeId: z.string(), status: LlamaStatusSchema }),
-  z.object({ kind: z.literal('model'), nodeId: z.string(), model: ModelStateSchema }),
+  /**
+   * One model's state changed (a delta). `prevDigest`/`digest`: the node's model-state digest
+   * before and after this change (see the `state` heartbeat); absent from older supervisors.
+   */
+  z.object({ kind: z.literal('model'), nodeId: z.string(), model: ModelStateSchema, prevDigest: z.string().optional(), digest: z.string().optional() }),
   z.object({ kind: z.literal('models'), nodeId: z.string(), models: z.array(ModelStateSchema) }),
   z.object({ kind: z.literal('catalogue'), nodeId: z.string(), catalogue: CatalogueSchema }),
   z.object({ kind: z.literal('args'), nodeId: z.string(), catalogue: LlamaArgCatalogueSchema }),
   /**
-   * The node's whole live state, sent every STATUS_REPUBLISH_MS and after every Redis reconnect:
-   * a report lost in an outage is corrected by the next one, and it is the node's heartbeat.
+   * The node's heartbeat, sent every STATUS_REPUBLISH_MS and after every Redis reconnect: its
+   * llama-server status and a digest of its model states (not the states: with thousands of
+   * models that would be megabytes every few seconds). A gateway whose stored states do not
+   * match `digest` reads them all once from the node's models hash (NodeRedisKeys.models).
    * `sentAt`: epoch ms when it was sent (a late-read entry does not mark a node online).
+   * `modelCount`: how many model states the digest covers.
    */
-  z.object({ kind: z.literal('state'), nodeId: z.string(), sentAt: z.number(), status: LlamaStatusSchema, models: z.array(ModelStateSchema) }),
+  z.object({
+    kind: z.literal('state'),
+    nodeId: z.string(),
+    sentAt: z.number(),
+    status: LlamaStatusSchema,
+    digest: z.string(),
+    modelCount: z.number().int().nonnegative(),
+  }),
+  /**
+   * Entries of a catalogue scan still in progress (issue 17: the Models page fills in while a large
+   * directory is read): stored as they come, nothing removed. The complete `catalogue` follows.
+   */
+  z.object({ kind: z.literal('catalogue-entries'), nodeId: z.string(), entries: z.array(CatalogueEntrySchema) }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
 export type StatusEventKind = StatusEvent['kind'];
@@ -68,3 +87,26 @@ export type LogBatch = z.infer<typeof LogBatchSchema>;
 
 export const MetricsEventSchema = z.object({ sample: MetricsSampleSchema });
 export type MetricsEvent = z.infer<typeof MetricsEventSchema>;
+
+/**
+ * Per-node Redis keys beside RedisKeys.nodeSnapshot (issue 17, scale):
+ * - `models`: hash, field = model id, value = that model's ModelState JSON, plus the field
+ *   NODE_MODELS_DIGEST_FIELD with the digest of all of them. Written with every delta (one field),
+ *   so the node's snapshot costs what changed, not the whole list.
+ * - `presence`: a key the supervisor sets every PRESENCE_REFRESH_MS with a PRESENCE_TTL_MS expiry
+ *   (value: its boot id). Gone means the supervisor is gone (killed, crashed, stopped): the gateway
+ *   marks that node stale within about PRESENCE_TTL_MS instead of NODE_OFFLINE_AFTER_MS.
+ */
+export const NodeRedisKeys = {
+  models: (nodeId: string) => `llamaproxy:node:${nodeId}:models`,
+  presence: (nodeId: string) => `llamaproxy:node:${nodeId}:presence`,
+} as const;
+
+/** Field of NodeRedisKeys.models that holds the digest of the model states (not a model id: ids never start with a NUL). */
+export const NODE_MODELS_DIGEST_FIELD = '\0digest';
+
+/** How often a supervisor refreshes its presence key (ms). */
+export const PRESENCE_REFRESH_MS = 1_000;
+
+/** Expiry of the presence key (ms): three missed refreshes. */
+export const PRESENCE_TTL_MS = 3_000;

@@ -2,7 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Server } from 'socket.io';
-import { RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
+import { PRESENCE_REFRESH_MS, RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
 import { errorMeta, type Logger } from '@llamaproxy/shared/node';
 import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
@@ -38,7 +38,7 @@ import { ModelFeed } from './services/model-feed.js';
 import { UsersService } from './services/users.service.js';
 import { ControlQueue } from './repositories/control-queue.js';
 import { JobRepository } from './repositories/job.repository.js';
-import { readNodeSnapshot } from './repositories/node-snapshot.js';
+import { readNodeModels, readNodeSnapshot, readPresence } from './repositories/node-snapshot.js';
 import { NodeWatch } from './services/node-watch.js';
 import { LogRepository } from './repositories/log.repository.js';
 import { MetricsRepository } from './repositories/metrics.repository.js';
@@ -68,6 +68,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let control: ControlQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
   let watchTimer: NodeJS.Timeout | null = null;
+  let presenceTimer: NodeJS.Timeout | null = null;
   let stopProxies: () => void = () => undefined;
   let alerting: Alerting | null = null;
   let apiWriter: ApiActivityWriter | null = null;
@@ -229,7 +230,19 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           .catch((err: unknown) => logger.warn('snapshot failed', errorMeta(err)));
       });
 
-      const ingest = new IngestService({ db: database, models, logs, metrics, state, dashboard, broadcaster, feed, logger, offlineAfterMs: config.nodeOfflineAfterMs });
+      const ingest = new IngestService({
+        db: database,
+        models,
+        logs,
+        metrics,
+        state,
+        dashboard,
+        broadcaster,
+        feed,
+        logger,
+        offlineAfterMs: config.nodeOfflineAfterMs,
+        readNodeModels: (nodeId) => readNodeModels(redis, nodeId),
+      });
       consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger, {
         onFailure: (err) => databaseCondition.failed(err, 'stream ingest') !== null,
         onSuccess: () => databaseCondition.succeeded(),
@@ -241,7 +254,12 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       // What happened while no gateway listened: the node's last reported state, and the outcome
       // of every job still recorded as queued. Then the same checks run periodically: overdue jobs
       // fail as TIMEOUT, a node not heard from is shown offline.
-      const nodeWatch = new NodeWatch({ state, broadcaster, offlineAfterMs: config.nodeOfflineAfterMs });
+      const nodeWatch = new NodeWatch({ state, broadcaster, offlineAfterMs: config.nodeOfflineAfterMs, presence: (ids) => readPresence(redis, ids) });
+      // A supervisor that is gone shows stale within seconds (its presence key expired), not NODE_OFFLINE_AFTER_MS.
+      presenceTimer = setInterval(() => {
+        void nodeWatch.checkPresence().catch((err: unknown) => logger.debug('presence check failed', errorMeta(err)));
+      }, PRESENCE_REFRESH_MS);
+      presenceTimer.unref();
       const reconcile = async (): Promise<void> => {
         await ingest.reconcile(await readNodeSnapshot(redis, config.nodeId)).catch((err: unknown) => logger.warn('node snapshot reconcile failed', errorMeta(err)));
         await jobs.reconcile().catch((err: unknown) => logger.warn('job reconcile failed', errorMeta(err)));
@@ -298,6 +316,9 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       }
       if (watchTimer !== null) {
         clearInterval(watchTimer);
+      }
+      if (presenceTimer !== null) {
+        clearInterval(presenceTimer);
       }
       stopProxies();
       http?.close();

@@ -1,7 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { controlQueueName, formatArgPolicyProblem, QUEUE_PREFIX, STATUS_REPUBLISH_MS, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
+import { controlQueueName, formatArgPolicyProblem, PRESENCE_REFRESH_MS, QUEUE_PREFIX, STATUS_REPUBLISH_MS, type LlamaArgCatalogue, type ServerConfig, type StatusEvent } from '@llamaproxy/shared';
 import { ConfigError, errorMeta, ForwardTransport, type Logger } from '@llamaproxy/shared/node';
 import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
@@ -10,6 +11,7 @@ import { probeLlamaBinary } from './repositories/llama-binary.js';
 import { LlamaPidFile } from './repositories/llama-pid-file.js';
 import { LlamaProcess, llamaEnv } from './repositories/llama-process.js';
 import { JsonFile, PresetFile } from './repositories/preset-file.js';
+import { CatalogueCacheFile } from './repositories/catalogue-cache-file.js';
 import { RouterClient } from './repositories/router-client.js';
 import { ArgGuard } from './services/arg-guard.js';
 import { CatalogueScanner } from './services/catalogue.js';
@@ -41,16 +43,14 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
   let supervisor: LlamaSupervisor | null = null;
   let republishTimer: NodeJS.Timeout | null = null;
 
-  // The whole state again, so a report lost while Redis was away is corrected: every
-  // STATUS_REPUBLISH_MS (the node's heartbeat) and at once after every reconnect.
+  // The heartbeat: llama-server's status and the digest of every model state, every
+  // STATUS_REPUBLISH_MS, and at once (with the whole state written again) after every reconnect.
   const republish = (full: boolean): void => {
     const sup = supervisor;
     if (sup === null) {
       return;
     }
-    publisher
-      .republish({ status: sup.status, models: sup.models.all() }, full)
-      .catch((err: unknown) => logger.debug('cannot republish state', errorMeta(err)));
+    publisher.republish(sup.status, full).catch((err: unknown) => logger.debug('cannot republish state', errorMeta(err)));
   };
   let connectedOnce = false;
   redis.on('ready', () => {
@@ -60,6 +60,13 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
     }
     connectedOnce = true;
   });
+  // Presence: a key that expires PRESENCE_TTL_MS after this process stops refreshing it, so the
+  // gateway shows this node stale within seconds of a kill (see NodeRedisKeys.presence).
+  const bootId = `${process.pid}-${randomUUID()}`;
+  let presenceTimer: NodeJS.Timeout | null = null;
+  const refreshPresence = (): void => {
+    publisher.refreshPresence(bootId).catch((err: unknown) => logger.debug('cannot refresh presence', errorMeta(err)));
+  };
 
   const publish = (event: StatusEvent): void => {
     publisher.publishStatus(event).catch((err: unknown) => logger.warn('cannot publish status', { kind: event.kind, ...errorMeta(err) }));
@@ -75,6 +82,9 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
 
     async start(): Promise<void> {
       await redis.connect();
+      refreshPresence();
+      presenceTimer = setInterval(refreshPresence, PRESENCE_REFRESH_MS);
+      presenceTimer.unref();
       let args: LlamaArgCatalogue | null = null;
       try {
         const probe = await probeLlamaBinary(config.llamaServerBin);
@@ -117,7 +127,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
             return proc;
           },
           connect: (url) => new RouterClient(url, { apiKey: config.llamaApiKey }),
-          scanner: new CatalogueScanner(config.nodeId, config.server.modelsDir),
+          scanner: new CatalogueScanner(config.nodeId, config.server.modelsDir, { cache: new CatalogueCacheFile(join(config.dataDir, 'catalogue-cache.json')) }),
           presets: new PresetFile(config.presetPath),
           appliedConfig: new JsonFile<ServerConfig>(config.appliedConfigPath),
           args,
@@ -126,8 +136,10 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       );
       supervisor = sup;
       sup.on('status', (status) => publish({ kind: 'llama', nodeId: config.nodeId, status }));
-      sup.on('model', (model) => publish({ kind: 'model', nodeId: config.nodeId, model }));
+      sup.on('model', (model) => publisher.modelChanged(model));
+      sup.on('modelRemoved', (modelId) => publisher.modelRemoved(modelId));
       sup.on('catalogue', (catalogue) => publish({ kind: 'catalogue', nodeId: config.nodeId, catalogue }));
+      sup.on('catalogueEntries', (entries) => publish({ kind: 'catalogue-entries', nodeId: config.nodeId, entries }));
       sup.on('log', (record) => batcher.add(record));
       if (args !== null) {
         publish({ kind: 'args', nodeId: config.nodeId, catalogue: args });
@@ -140,7 +152,6 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       if (config.autostart) {
         await sup.start().catch((err: unknown) => logger.error('llama-server did not start', errorMeta(err)));
       }
-      publish({ kind: 'models', nodeId: config.nodeId, models: sup.models.all() });
       republish(false);
       republishTimer = setInterval(() => republish(false), STATUS_REPUBLISH_MS);
       republishTimer.unref();
@@ -160,12 +171,17 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       worker.on('error', (err) => logger.warn('worker error', { error: err.message }));
       await worker.waitUntilReady();
       logger.info('taking control jobs', { queue: controlQueueName(config.nodeId) });
+      // Last: reading thousands of GGUF headers shares this event loop with everything above.
+      sup.watchCatalogue();
     },
 
     async shutdown(deadlineMs: number): Promise<void> {
       const deadline = Date.now() + deadlineMs;
       if (republishTimer !== null) {
         clearInterval(republishTimer);
+      }
+      if (presenceTimer !== null) {
+        clearInterval(presenceTimer);
       }
       // 1. Stop taking jobs; give running ones a moment, then stop anyway.
       if (worker !== null) {
@@ -176,9 +192,11 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       await supervisor?.close();
       // 3. Hand over the last logs and the final status, then close Redis.
       await batcher.flush();
+      await publisher.flush().catch(() => undefined);
       if (supervisor !== null) {
         await publisher.publishStatus({ kind: 'llama', nodeId: config.nodeId, status: supervisor.status }).catch(() => undefined);
       }
+      await publisher.clearPresence().catch(() => undefined);
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { RedisKeys, StatusEventSchema, type LlamaStatus, type ModelState, type StatusEvent } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
+import { writeModelFarm, type ModelFarm, type ModelFarmOptions } from '../../src/gguf/model-farm.js';
 import {
   freePort,
   RestartableRedis,
@@ -20,6 +21,8 @@ export interface FaultStackOptions {
   llamaServerBin: string;
   /** Demo models written to the models directory (tiny-llama-a, -b, ...). Default 2. */
   models?: number;
+  /** Instead of demo models, a model farm (hard links; see tests/src/gguf/model-farm.ts). */
+  farm?: ModelFarmOptions;
   /** The gateway's DATA_DIR (a small tmpfs in the disk-full test); a temporary folder by default. */
   gatewayDataDir?: string;
   supervisorEnv?: Record<string, string>;
@@ -48,6 +51,8 @@ export class FaultStack {
   status: StreamRecorder;
   supervisor!: ManagedProcess;
   gateway!: ManagedProcess;
+  /** The model farm, when the options asked for one. */
+  farm: ModelFarm | null = null;
   /** Only once `startMetrics` ran (the fault tests do without it). */
   metrics: ManagedProcess | null = null;
   private readonly options: FaultStackOptions;
@@ -72,7 +77,11 @@ export class FaultStack {
     const dir = mkdtempSync(join(tmpdir(), `llamaproxy-fault-${options.name}-`));
     const redis = await RestartableRedis.start(join(dir, 'redis'));
     const stack = new FaultStack(options, dir, redis, { gateway: await freePort(), llama: await freePort() });
-    await writeDemoModels(stack.modelsDir, { count: options.models ?? 2 });
+    if (options.farm === undefined) {
+      await writeDemoModels(stack.modelsDir, { count: options.models ?? 2 });
+    } else {
+      stack.farm = await writeModelFarm(stack.modelsDir, options.farm);
+    }
     mkdirSync(stack.gatewayDataDir, { recursive: true });
     stack.startSupervisor();
     stack.startGateway();
@@ -172,7 +181,7 @@ export class FaultStack {
 
   modelStates(modelId: string): ModelState[] {
     return this.statusEvents().flatMap((e) =>
-      e.kind === 'model' ? (e.model.id === modelId ? [e.model] : []) : e.kind === 'models' || e.kind === 'state' ? e.models.filter((m) => m.id === modelId) : [],
+      e.kind === 'model' ? (e.model.id === modelId ? [e.model] : []) : e.kind === 'models' ? e.models.filter((m) => m.id === modelId) : [],
     );
   }
 

@@ -157,18 +157,7 @@ export class ModelRepository {
    * still reports them (or they run): those keep their row and state, without catalogue data.
    */
   syncCatalogue(catalogue: Catalogue): void {
-    const upsert = this.db.prepare(`
-      INSERT INTO models (node_id, id, path, layout, files, mmproj, size_bytes, modified_at, valid, invalid_reason,
-                          architecture, name, quantization, parameter_count, context_length, draft, split, state, updated_at)
-      VALUES (@node_id, @id, @path, @layout, @files, @mmproj, @size_bytes, @modified_at, @valid, @invalid_reason,
-              @architecture, @name, @quantization, @parameter_count, @context_length, @draft, @split, @state, @updated_at)
-      ON CONFLICT (node_id, id) DO UPDATE SET
-        path = excluded.path, layout = excluded.layout, files = excluded.files, mmproj = excluded.mmproj,
-        size_bytes = excluded.size_bytes, modified_at = excluded.modified_at, valid = excluded.valid,
-        invalid_reason = excluded.invalid_reason, architecture = excluded.architecture, name = excluded.name,
-        quantization = excluded.quantization, parameter_count = excluded.parameter_count,
-        context_length = excluded.context_length, draft = excluded.draft, split = excluded.split,
-        updated_at = excluded.updated_at`);
+    const upsert = this.upsertStatement();
     const saveInfo = this.db.prepare(`
       INSERT INTO catalogues (node_id, models_dir, scanned_at, skipped) VALUES (@node_id, @models_dir, @scanned_at, @skipped)
       ON CONFLICT (node_id) DO UPDATE SET models_dir = excluded.models_dir, scanned_at = excluded.scanned_at, skipped = excluded.skipped`);
@@ -185,27 +174,7 @@ export class ModelRepository {
       );
       for (const e of catalogue.entries) {
         existing.delete(e.id);
-        upsert.run({
-          node_id: catalogue.nodeId,
-          id: e.id,
-          path: e.path,
-          layout: e.layout,
-          files: JSON.stringify(e.files),
-          mmproj: e.mmproj,
-          size_bytes: e.sizeBytes,
-          modified_at: e.modifiedAt,
-          valid: e.valid ? 1 : 0,
-          invalid_reason: e.invalidReason,
-          architecture: e.architecture,
-          name: e.name,
-          quantization: e.quantization,
-          parameter_count: e.parameterCount,
-          context_length: e.contextLength,
-          draft: e.draft ?? null,
-          split: e.split === undefined ? null : JSON.stringify(e.split),
-          state: JSON.stringify(unloaded(e.id)),
-          updated_at: Date.now(),
-        });
+        upsert.run(this.entryRow(catalogue.nodeId, e));
       }
       for (const gone of existing) {
         const status = this.get(catalogue.nodeId, gone)?.state.status;
@@ -217,6 +186,64 @@ export class ModelRepository {
       }
       saveInfo.run({ node_id: catalogue.nodeId, models_dir: catalogue.modelsDir, scanned_at: catalogue.scannedAt, skipped: JSON.stringify(catalogue.skipped ?? []) });
     })();
+  }
+
+  /**
+   * Stores catalogue entries of a scan still in progress (`catalogue-entries`): inserted or updated,
+   * keeping their live state; nothing is removed (the complete catalogue does that).
+   */
+  upsertEntries(nodeId: string, entries: readonly CatalogueEntry[]): void {
+    const upsert = this.upsertStatement();
+    this.db.transaction(() => {
+      for (const e of entries) {
+        upsert.run(this.entryRow(nodeId, e));
+      }
+    })();
+  }
+
+  /** The live states of a node's models, by id (for comparing with what the node reports). */
+  statesOf(nodeId: string): Map<string, string> {
+    const rows = this.db.prepare('SELECT id, state FROM models WHERE node_id = ?').all(nodeId) as { id: string; state: string }[];
+    return new Map(rows.map((r) => [r.id, r.state]));
+  }
+
+  private upsertStatement(): ReturnType<Db['prepare']> {
+    return this.db.prepare(`
+      INSERT INTO models (node_id, id, path, layout, files, mmproj, size_bytes, modified_at, valid, invalid_reason,
+                          architecture, name, quantization, parameter_count, context_length, draft, split, state, updated_at)
+      VALUES (@node_id, @id, @path, @layout, @files, @mmproj, @size_bytes, @modified_at, @valid, @invalid_reason,
+              @architecture, @name, @quantization, @parameter_count, @context_length, @draft, @split, @state, @updated_at)
+      ON CONFLICT (node_id, id) DO UPDATE SET
+        path = excluded.path, layout = excluded.layout, files = excluded.files, mmproj = excluded.mmproj,
+        size_bytes = excluded.size_bytes, modified_at = excluded.modified_at, valid = excluded.valid,
+        invalid_reason = excluded.invalid_reason, architecture = excluded.architecture, name = excluded.name,
+        quantization = excluded.quantization, parameter_count = excluded.parameter_count,
+        context_length = excluded.context_length, draft = excluded.draft, split = excluded.split,
+        updated_at = excluded.updated_at`);
+  }
+
+  private entryRow(nodeId: string, e: CatalogueEntry): Record<string, string | number | null> {
+    return {
+      node_id: nodeId,
+      id: e.id,
+      path: e.path,
+      layout: e.layout,
+      files: JSON.stringify(e.files),
+      mmproj: e.mmproj,
+      size_bytes: e.sizeBytes,
+      modified_at: e.modifiedAt,
+      valid: e.valid ? 1 : 0,
+      invalid_reason: e.invalidReason,
+      architecture: e.architecture,
+      name: e.name,
+      quantization: e.quantization,
+      parameter_count: e.parameterCount,
+      context_length: e.contextLength,
+      draft: e.draft ?? null,
+      split: e.split === undefined ? null : JSON.stringify(e.split),
+      state: JSON.stringify(unloaded(e.id)),
+      updated_at: Date.now(),
+    };
   }
 
   /** What the node's last catalogue said beyond its entries; null before its first catalogue. */

@@ -53,12 +53,13 @@ export class StateRepository {
 
   /**
    * Records a report from a node at `at` (epoch ms). True when that brings it (back) online:
-   * a node never heard of, or one marked offline, heard from within `freshMs` of `now`.
+   * a node never heard of, or one marked offline, heard from within `freshMs` of `now` by a report
+   * newer than every earlier one (a report read late, sent before the node was seen gone, does not).
    */
   nodeHeard(nodeId: string, at: number, freshMs: number, now = Date.now()): boolean {
     const before = this.db.prepare('SELECT last_heard_at, online FROM nodes WHERE node_id = ?').get(nodeId) as { last_heard_at: number; online: number } | undefined;
     const lastHeardAt = Math.max(before?.last_heard_at ?? 0, at);
-    const online = now - lastHeardAt <= freshMs ? 1 : (before?.online ?? 0);
+    const online = before?.online === 1 ? 1 : now - lastHeardAt <= freshMs && (before === undefined || at > before.last_heard_at) ? 1 : (before?.online ?? 0);
     this.db
       .prepare('INSERT INTO nodes (node_id, last_heard_at, online) VALUES (?, ?, ?) ON CONFLICT (node_id) DO UPDATE SET last_heard_at = excluded.last_heard_at, online = excluded.online')
       .run(nodeId, lastHeardAt, online);
@@ -74,10 +75,15 @@ export class StateRepository {
     });
   }
 
+  /** Marks `nodeId` offline now (its supervisor is gone); true only for the call that changed it (once across replicas). */
+  markNodeOffline(nodeId: string): boolean {
+    return this.db.prepare('UPDATE nodes SET online = 0 WHERE node_id = ? AND online = 1').run(nodeId).changes === 1;
+  }
+
   /** Every node heard of, by id. */
-  nodes(): { nodeId: string; lastHeardAt: number; online: boolean }[] {
+  nodes(): { nodeId: string; lastHeardAt: number; online: boolean; stale: boolean }[] {
     const rows = this.db.prepare('SELECT node_id, last_heard_at, online FROM nodes ORDER BY node_id').all() as { node_id: string; last_heard_at: number; online: number }[];
-    return rows.map((r) => ({ nodeId: r.node_id, lastHeardAt: r.last_heard_at, online: r.online === 1 }));
+    return rows.map((r) => ({ nodeId: r.node_id, lastHeardAt: r.last_heard_at, online: r.online === 1, stale: r.online !== 1 }));
   }
 
   getMeta<T>(key: string, schema: z.ZodType<T>): T | null {

@@ -124,7 +124,7 @@ describe(StateRepository.name, () => {
     expect(state.markNodesOffline(1100)).toEqual([]);
     expect(state.markNodesOffline(1300)).toEqual(['n']);
     expect(state.markNodesOffline(1300)).toEqual([]);
-    expect(state.nodes()).toEqual([{ nodeId: 'n', lastHeardAt: 1200, online: false }]);
+    expect(state.nodes()).toEqual([{ nodeId: 'n', lastHeardAt: 1200, online: false, stale: true }]);
     // A late-read old report does not bring it back; a fresh one does.
     expect(state.nodeHeard('n', 1100, 500, 5000)).toBe(false);
     expect(state.nodeHeard('n', 5000, 500, 5000)).toBe(true);

@@ -13,6 +13,7 @@ import {
   type StatusEvent,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
+import { z } from 'zod';
 import type { Db } from '../db/database.js';
 import type { LogRepository } from '../repositories/log.repository.js';
 import type { MetricsRepository } from '../repositories/metrics.repository.js';
@@ -36,14 +37,25 @@ export interface IngestDeps {
   logger: Logger;
   /** How long a node counts as online after a report (NODE_OFFLINE_AFTER_MS by default). */
   offlineAfterMs?: number;
+  /**
+   * Every model state a node keeps in Redis (its models hash) and their digest, read at once; for
+   * a heartbeat whose digest differs from what is stored. Without it such a heartbeat is only logged.
+   */
+  readNodeModels?: (nodeId: string) => Promise<{ models: ModelState[]; digest: string | null }>;
 }
+
+/** Metadata key of the digest of a node's model states as stored here (see the `state` heartbeat). */
+export const modelsDigestKey = (nodeId: string): string => `node:${nodeId}:models-digest`;
+const DigestSchema = z.string();
 
 /** What storing one status event changed, to be broadcast after the transaction. */
 type StatusChange =
   | { kind: 'llama'; status: LlamaStatus }
   | { kind: 'model'; nodeId: string; model: ModelState }
   | { kind: 'list' }
-  | { kind: 'node'; node: NodeView };
+  | { kind: 'node'; node: NodeView }
+  /** The node's heartbeat digest differs from what is stored: read its model states again. */
+  | { kind: 'resync'; nodeId: string; digest: string };
 
 /**
  * Stores what the services report (one transaction per batch of stream entries, each entry at
@@ -131,7 +143,7 @@ export class IngestService {
     const { models, dashboard, state } = this.deps;
     const changes: StatusChange[] = [];
     if (heardAt !== null && state.nodeHeard(event.nodeId, event.kind === 'state' ? Math.min(event.sentAt, heardAt) : heardAt, this.deps.offlineAfterMs ?? NODE_OFFLINE_AFTER_MS)) {
-      changes.push({ kind: 'node', node: { nodeId: event.nodeId, online: true, lastHeardAt: heardAt } });
+      changes.push({ kind: 'node', node: { nodeId: event.nodeId, online: true, stale: false, lastHeardAt: heardAt } });
     }
     switch (event.kind) {
       case 'llama':
@@ -141,6 +153,13 @@ export class IngestService {
       case 'model':
         models.setState(event.nodeId, event.model);
         changes.push({ kind: 'model', nodeId: event.nodeId, model: event.model });
+        if (event.digest !== undefined) {
+          // In step while each delta starts from the digest the last one ended with; a delta that
+          // was lost (or stored out of order by another replica) breaks the chain, and the next
+          // heartbeat then reads every state once.
+          const stored = state.getMeta(modelsDigestKey(event.nodeId), DigestSchema);
+          state.setMeta(modelsDigestKey(event.nodeId), stored === event.prevDigest ? event.digest : `broken:${event.digest}`);
+        }
         break;
       case 'models':
         models.setStates(event.nodeId, event.models);
@@ -150,22 +169,21 @@ export class IngestService {
         models.syncCatalogue(event.catalogue);
         changes.push({ kind: 'list' });
         break;
+      case 'catalogue-entries':
+        models.upsertEntries(event.nodeId, event.entries);
+        changes.push({ kind: 'list' });
+        break;
       case 'args':
         dashboard.saveArgs(event.catalogue);
         break;
       case 'state': {
-        // The full list the router reports: rows of models only the router knew, and no longer reports, go.
-        models.retainReported(event.nodeId, event.models.map((m) => m.id));
         const before = dashboard.llamaStatuses().find((s) => s.nodeId === event.nodeId);
         if (before === undefined || JSON.stringify(before) !== JSON.stringify(event.status)) {
           dashboard.saveLlamaStatus(event.status);
           changes.push({ kind: 'llama', status: event.status });
         }
-        for (const model of event.models) {
-          if (JSON.stringify(models.get(event.nodeId, model.id)?.state) !== JSON.stringify(model)) {
-            models.setState(event.nodeId, model);
-            changes.push({ kind: 'model', nodeId: event.nodeId, model });
-          }
+        if (heardAt !== null && state.getMeta(modelsDigestKey(event.nodeId), DigestSchema) !== event.digest) {
+          changes.push({ kind: 'resync', nodeId: event.nodeId, digest: event.digest });
         }
         break;
       }
@@ -173,9 +191,54 @@ export class IngestService {
     return changes;
   }
 
-  private async broadcastChanges(changes: StatusChange[]): Promise<void> {
+  /**
+   * Makes the stored model states of `nodeId` what its models hash in Redis holds: states that
+   * differ are stored (and returned as changes), rows of models only the router knew and no longer
+   * reports go, and the stored digest becomes the hash's. O(models), so only on a digest mismatch.
+   */
+  private async resync(nodeId: string): Promise<StatusChange[]> {
+    const read = this.deps.readNodeModels;
+    if (read === undefined) {
+      return [];
+    }
+    const { models: states, digest } = await read(nodeId);
+    const { db, models, state } = this.deps;
+    return db
+      .transaction(() => {
+        const changes: StatusChange[] = [];
+        const stored = models.statesOf(nodeId);
+        for (const model of states) {
+          if (stored.get(model.id) !== JSON.stringify(model)) {
+            models.setState(nodeId, model);
+            changes.push({ kind: 'model', nodeId, model });
+          }
+        }
+        models.retainReported(nodeId, states.map((m) => m.id));
+        if (digest !== null) {
+          state.setMeta(modelsDigestKey(nodeId), digest);
+        }
+        this.log.info('model states read again', { nodeId, models: states.length, changed: changes.length });
+        return changes;
+      })
+      .immediate();
+  }
+
+  private async broadcastChanges(input: StatusChange[]): Promise<void> {
     const { broadcaster, feed } = this.deps;
     let listSent = false;
+    const changes: StatusChange[] = [];
+    const resynced = new Set<string>();
+    for (const change of input) {
+      if (change.kind !== 'resync') {
+        changes.push(change);
+      } else if (!resynced.has(change.nodeId)) {
+        resynced.add(change.nodeId);
+        changes.push(...(await this.resync(change.nodeId).catch((err: unknown) => {
+          this.log.warn('cannot read model states again', { nodeId: change.nodeId, error: (err as Error).message });
+          return [];
+        })));
+      }
+    }
     for (const change of changes) {
       switch (change.kind) {
         case 'llama':
@@ -193,6 +256,8 @@ export class IngestService {
           break;
         case 'node':
           await broadcaster.broadcast('nodes:status', { node: change.node });
+          break;
+        case 'resync':
           break;
       }
     }

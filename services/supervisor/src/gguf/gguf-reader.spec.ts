@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildGguf, buildGgufWithLayout, gguf, type GgufDescription } from '@llamaproxy/tests/gguf-writer';
 import { buildTinyModel } from '@llamaproxy/tests/gguf';
+import { buildLargeVocabularyHeader } from '@llamaproxy/tests/model-farm';
 import { GgufError, GgufErrorReason, guessQuantizationFromFileName, metadataNumber, readGguf, readModelInfo } from './gguf-reader.js';
 
 let dir: string;
@@ -297,6 +298,37 @@ describe(readModelInfo.name, () => {
     expect(info.parameterCount).toBe(12 + 512);
     expect(info.contextLength).toBe(4096);
     expect(info.embeddingLength).toBeNull();
+  });
+
+  it('gives the same summary for a 151,936-token header whether its arrays are skipped or decoded', async () => {
+    const path = await fileWith(buildLargeVocabularyHeader(), 'qwen2-like.gguf');
+
+    const skipped = await sut(path);
+    const decoded = await sut(path, { skipArraysLongerThan: Infinity });
+    const tinyChunks = await sut(path, { chunkSize: 64 });
+
+    expect(skipped).toEqual(decoded);
+    expect(tinyChunks).toEqual(decoded);
+    expect(skipped).toMatchObject({ architecture: 'qwen2', name: 'large-vocabulary header', quantization: 'Q4_K_M', contextLength: 32_768, blockCount: 28 });
+    const file = await readGguf(path);
+    expect(file.metadata.get('tokenizer.ggml.tokens')).toEqual({ type: 'ARRAY', itemType: 'STRING', length: 151_936, items: null });
+    expect(file.metadata.get('tokenizer.ggml.merges')).toMatchObject({ length: 75_968, items: null });
+    expect(file.metadata.get('tokenizer.ggml.eos_token_id')).toEqual(gguf.u32(151_645));
+  });
+
+  it('refuses a skipped string array whose item length is absurd, naming the key', async () => {
+    const bytes = Buffer.from(buildGguf({ metadata: { 'tokenizer.ggml.tokens': gguf.array('STRING', Array.from({ length: 2000 }, (_, i) => `t${i}`)) } }));
+    // The 1,000th item's length: after the header (24), the key (8 + 21), the types and count (4 + 4 + 8) and 999 items.
+    let at = 24 + 8 + 'tokenizer.ggml.tokens'.length + 4 + 4 + 8;
+    for (let i = 0; i < 999; i++) {
+      at += 8 + Number(bytes.readBigUInt64LE(at));
+    }
+    bytes.writeBigUInt64LE(1n << 40n, at);
+
+    const error: unknown = await sut(await fileWith(bytes)).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(GgufError);
+    expect(error).toMatchObject({ reason: GgufErrorReason.CORRUPT, message: expect.stringContaining('"tokenizer.ggml.tokens" 1099511627776') });
   });
 
   it('guesses the quantization from the file name without general.file_type', async () => {

@@ -52,7 +52,11 @@ export interface ReadGgufOptions {
   readonly skipArraysLongerThan?: number;
   /** Read the tensor infos too (default true). Without them `tensors` and `dataOffset` are null. */
   readonly readTensorInfos?: boolean;
-  /** Size of the first read; later reads grow up to 4 MiB. Default 64 KiB. */
+  /**
+   * Size of the first read; later reads grow 4x, up to 4 MiB. Default 1 MiB: a real model's header
+   * is megabytes (its vocabulary), and fewer, larger reads cost less than many small ones (measured:
+   * 2.9 ms from 64 KiB, 1.7-2.2 ms from 1 MiB, for a 4 MiB header).
+   */
   readonly chunkSize?: number;
 }
 
@@ -103,10 +107,13 @@ export interface GgufModelInfo {
 /** Reads header, metadata and (by default) tensor infos of the GGUF file at `path`. */
 export async function readGguf(path: string, options: ReadGgufOptions = {}): Promise<GgufFile> {
   const handle = await open(path, 'r');
+  let reader: ChunkedReader | null = null;
   try {
     const { size } = await handle.stat();
-    return await new GgufParser(new ChunkedReader(handle, size, options.chunkSize ?? 64 * 1024), options).parse();
+    reader = new ChunkedReader(handle, size, options.chunkSize ?? 1024 * 1024);
+    return await new GgufParser(reader, options).parse();
   } finally {
+    reader?.release();
     await handle.close();
   }
 }
@@ -177,6 +184,10 @@ const MAX_ENTRY_COUNT = 1 << 20;
 const MAX_STRING_LENGTH = 16 * 1024 * 1024;
 const MAX_ARRAY_LENGTH = 2 ** 32;
 const MAX_CHUNK_SIZE = 4 * 1024 * 1024;
+
+/** Spare MAX_CHUNK_SIZE window buffers (at most BUFFER_POOL_SIZE, i.e. 32 MiB). */
+const BUFFER_POOL: Buffer[] = [];
+const BUFFER_POOL_SIZE = 8;
 
 /** Thrown by the chunked reader at end of file; the parser turns it into a TRUNCATED GgufError. */
 class EndOfFile extends Error {}
@@ -365,12 +376,7 @@ class GgufParser {
     const { input } = this;
     if (itemType === 'STRING') {
       // Strings carry their lengths inline: read each length, step over the bytes undecoded.
-      for (let i = 0; i < length; i++) {
-        if (!input.has(8)) {
-          await input.need(8); // only await on a refill: this loop runs 150k times for a real vocabulary
-        }
-        input.skip(checkedCount(input.u64(), MAX_STRING_LENGTH, `length of a string in "${key}"`));
-      }
+      await input.skipStrings(length, MAX_STRING_LENGTH, `length of a string in "${key}"`);
     } else if (itemType === 'ARRAY') {
       for (let i = 0; i < length; i++) {
         const innerType = await this.readValueType(key);
@@ -408,7 +414,9 @@ class ChunkedReader {
   readonly fileSize: number;
   private readonly handle: FileHandle;
   private chunkSize: number;
-  private window = Buffer.alloc(0);
+  private window: Buffer = Buffer.alloc(0);
+  /** The pooled buffer this reader holds, if any. */
+  private pooled: Buffer | null = null;
   /** File offset of window[0]. */
   private windowStart = 0;
   /** File offset of the next byte to read. */
@@ -441,7 +449,7 @@ class ChunkedReader {
       return;
     }
     const length = Math.min(Math.max(size, this.chunkSize), this.fileSize - this.position);
-    const window = length <= this.window.length ? this.window.subarray(0, length) : Buffer.allocUnsafe(length);
+    const window = length <= this.window.length ? this.window.subarray(0, length) : this.allocate(length);
     let filled = 0;
     while (filled < length) {
       const { bytesRead } = await this.handle.read(window, filled, length - filled, this.position + filled);
@@ -452,7 +460,59 @@ class ChunkedReader {
     }
     this.window = window;
     this.windowStart = this.position;
-    this.chunkSize = Math.min(this.chunkSize * 2, MAX_CHUNK_SIZE);
+    this.chunkSize = Math.min(this.chunkSize * 4, MAX_CHUNK_SIZE);
+  }
+
+  /** Gives a pooled window buffer back (call once, when done with this reader). */
+  release(): void {
+    if (this.pooled !== null && BUFFER_POOL.length < BUFFER_POOL_SIZE) {
+      BUFFER_POOL.push(this.pooled);
+    }
+    this.pooled = null;
+    this.window = Buffer.alloc(0);
+  }
+
+  /**
+   * A window of `length` bytes. Large windows come from a small pool of MAX_CHUNK_SIZE buffers:
+   * a catalogue scan reads thousands of multi-megabyte headers, and a fresh buffer for each would
+   * keep the garbage collector busy.
+   */
+  private allocate(length: number): Buffer {
+    if (length <= 256 * 1024) {
+      return Buffer.allocUnsafe(length);
+    }
+    this.pooled ??= BUFFER_POOL.pop() ?? Buffer.allocUnsafe(MAX_CHUNK_SIZE);
+    return length <= this.pooled.length ? this.pooled.subarray(0, length) : Buffer.allocUnsafe(length);
+  }
+
+  /**
+   * Steps over `count` length-prefixed strings (u64 length, then the bytes) without decoding them:
+   * each length is read as two u32 halves straight from the window (no BigInt: this runs 150k
+   * times for a real vocabulary), and the window is refilled only when the next length is outside
+   * it. A length over `maxLength` is CORRUPT, naming `what`.
+   */
+  async skipStrings(count: number, maxLength: number, what: string): Promise<void> {
+    let left = count;
+    while (left > 0) {
+      await this.need(8);
+      const window = this.window;
+      const end = window.length;
+      let at = this.position - this.windowStart;
+      while (left > 0 && at + 8 <= end) {
+        // Byte reads: V8 compiles these to plain loads, without readUInt32LE's checks.
+        const low = (window[at]! | (window[at + 1]! << 8) | (window[at + 2]! << 16)) + window[at + 3]! * 0x1000000;
+        const high = window[at + 4]! | window[at + 5]! | window[at + 6]! | window[at + 7]!;
+        if (high !== 0 || low > maxLength) {
+          throw new GgufError(GgufErrorReason.CORRUPT, `corrupt: absurd ${what} ${window.readBigUInt64LE(at)}`);
+        }
+        at += 8 + low;
+        left--;
+      }
+      this.position = this.windowStart + at;
+      if (this.position > this.fileSize) {
+        throw new EndOfFile();
+      }
+    }
   }
 
   /** Steps over `size` bytes without reading them. */

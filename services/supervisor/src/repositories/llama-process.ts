@@ -30,8 +30,32 @@ export function llamaEnv(apiKey: string | null, base: NodeJS.ProcessEnv = proces
 }
 
 /**
+ * The watchdog llama-server is started through (POSIX sh, present in every image we run on): it
+ * forks a waiter that blocks reading its stdin, a pipe whose only writer is this Node process,
+ * then `exec`s llama-server (same pid, same process group, stdin from /dev/null). When the pipe
+ * closes, which the kernel does when this process dies for any reason (SIGKILL, OOM kill, a crash),
+ * the waiter SIGKILLs the whole process group: llama-server and every model instance it spawned.
+ * The waiter ignores SIGTERM/SIGINT/SIGHUP, so a graceful stop of the group does not disarm it.
+ * Why not `prctl(PR_SET_PDEATHSIG)` (`setpriv --pdeathsig`): it reaches only the router, not the
+ * model instances it spawns (llama.cpp's router does not set it for them), needs util-linux in
+ * llama.cpp's image, and fires when the spawning thread (not process) exits.
+ */
+export const WATCHDOG_SCRIPT = [
+  'exec 3<&0',
+  "{ trap '' TERM INT HUP; while read -r _ <&3; do :; done; kill -9 0; } </dev/null >/dev/null 2>&1 &",
+  'exec 3<&- </dev/null',
+  'exec "$@"',
+].join('\n');
+
+/** argv for `spawn` that runs `bin args…` under the watchdog. */
+export function watchdogArgv(bin: string, args: readonly string[]): { file: string; args: string[] } {
+  return { file: '/bin/sh', args: ['-c', WATCHDOG_SCRIPT, 'llama-watchdog', bin, ...args] };
+}
+
+/**
  * One llama-server process: spawned in its own process group (so its model instances can be
- * reaped with it), output split into lines, stopped with SIGTERM then SIGKILL.
+ * reaped with it) under the watchdog (no orphan when this process dies), output split into
+ * lines, stopped with SIGTERM then SIGKILL.
  */
 export class LlamaProcess extends EventEmitter<LlamaProcessEvents> {
   private readonly child: ChildProcess;
@@ -44,7 +68,10 @@ export class LlamaProcess extends EventEmitter<LlamaProcessEvents> {
    */
   constructor(bin: string, args: string[], env: NodeJS.ProcessEnv = process.env, cwd?: string) {
     super();
-    this.child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env, cwd });
+    const argv = watchdogArgv(bin, args);
+    // stdin: the watchdog's pipe (never written; its end is the signal).
+    this.child = spawn(argv.file, argv.args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, env, cwd });
+    this.child.stdin?.on('error', () => undefined);
     for (const stream of [this.child.stdout, this.child.stderr]) {
       if (stream) {
         createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => this.emit('line', line));

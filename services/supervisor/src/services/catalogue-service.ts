@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Catalogue } from '@llamaproxy/shared';
+import type { Catalogue, CatalogueEntry } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import { catalogueSignature, type CatalogueScanner } from './catalogue.js';
 import type { LlamaOutput } from './llama-output.js';
@@ -19,6 +19,8 @@ export interface CatalogueServiceDeps {
 
 interface CatalogueServiceEvents {
   catalogue: [catalogue: Catalogue];
+  /** Entries of the first scan as they are read, before its complete `catalogue`. */
+  entries: [entries: CatalogueEntry[]];
 }
 
 /**
@@ -65,9 +67,13 @@ export class CatalogueService extends EventEmitter<CatalogueServiceEvents> {
     });
   }
 
-  /** Rescans the models directory; on a change, tells the router to reload its list. */
+  /**
+   * Rescans the models directory; on a change, tells the router to reload its list. The first scan
+   * hands its entries out as they are read (`entries`), so a directory of thousands fills in.
+   */
   async rescan(): Promise<Catalogue> {
-    const catalogue = await this.deps.scanner.scan();
+    const first = this.catalogue === null;
+    const catalogue = await this.deps.scanner.scan(first ? (entries) => this.emit('entries', entries) : undefined);
     const signature = catalogueSignature(catalogue);
     const changed = signature !== this.signature;
     this.catalogue = catalogue;

@@ -2,6 +2,7 @@ import { opendir, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { Catalogue, CatalogueEntry, ModelLayout } from '@llamaproxy/shared';
 import { GgufError, readModelInfo, type GgufModelInfo } from '../gguf/gguf-reader.js';
+import type { CachedEntry } from '../repositories/catalogue-cache-file.js';
 
 /**
  * The models directory exactly as llama-server's router reads it (common/preset.cpp,
@@ -131,38 +132,88 @@ async function splitSet(main: string): Promise<{ index: number; count: number; s
   return { index: Number(no), count, shards };
 }
 
-interface CachedInfo {
-  signature: string;
-  entry: CatalogueEntry;
+/** Where the scanner keeps its header-read cache across restarts (implemented by `CatalogueCacheFile`). */
+export interface CatalogueCacheStore {
+  read(modelsDir: string): Promise<Map<string, CachedEntry>>;
+  write(modelsDir: string, entries: Iterable<CachedEntry>): Promise<void>;
+}
+
+export interface CatalogueScannerOptions {
+  /** Header cache across restarts; without one the cache lives in memory only. */
+  cache?: CatalogueCacheStore;
+  /** Files read at the same time; default 4. */
+  concurrency?: number;
+  /** Entries read now (not from the cache) go to `onEntries` in groups of this many, or every `progressMs`; default 500 / 2000 ms. */
+  progressBatch?: number;
+  progressMs?: number;
 }
 
 /**
  * The catalogue of the models directory: every model the router lists, with the same id and the
  * same main file, its GGUF metadata summed over a split set, or the reason it cannot load. Header
- * reads are cached by (files, sizes, mtimes), so a rescan of an unchanged directory only stats files.
+ * reads are cached by (files, sizes, mtimes), in memory and in the cache file across restarts, so
+ * a rescan of an unchanged directory only stats files. Files are read `concurrency` at a time.
  */
 export class CatalogueScanner {
   private readonly modelsDir: string;
   private readonly nodeId: string;
-  private readonly cache = new Map<string, CachedInfo>();
+  private readonly options: Required<Omit<CatalogueScannerOptions, 'cache'>>;
+  private readonly store: CatalogueCacheStore | null;
+  private cache: Map<string, CachedEntry> | null = null;
 
-  constructor(nodeId: string, modelsDir: string) {
+  constructor(nodeId: string, modelsDir: string, options: CatalogueScannerOptions = {}) {
     this.nodeId = nodeId;
     this.modelsDir = modelsDir;
+    this.store = options.cache ?? null;
+    this.options = { concurrency: options.concurrency ?? 4, progressBatch: options.progressBatch ?? 500, progressMs: options.progressMs ?? 2000 };
   }
 
-  async scan(): Promise<Catalogue> {
+  /**
+   * Scans the directory. `onEntries`, when given, receives the entries whose headers are read now
+   * (in groups, in no particular order) before the complete catalogue is returned.
+   */
+  async scan(onEntries?: (entries: CatalogueEntry[]) => void): Promise<Catalogue> {
+    const cache = (this.cache ??= this.store === null ? new Map<string, CachedEntry>() : await this.store.read(this.modelsDir).catch(() => new Map<string, CachedEntry>()));
     const skipped: SkippedEntry[] = [];
     const found = await findModels(this.modelsDir, skipped);
-    const entries: CatalogueEntry[] = [];
-    for (const model of found) {
-      entries.push(await this.describe(model));
-    }
-    const ids = new Set(found.map((m) => m.id));
-    for (const id of this.cache.keys()) {
-      if (!ids.has(id)) {
-        this.cache.delete(id);
+    const entries: CatalogueEntry[] = new Array<CatalogueEntry>(found.length);
+    let changed = false;
+    let batch: CatalogueEntry[] = [];
+    let batchAt = Date.now();
+    const hand = (force: boolean): void => {
+      if (onEntries !== undefined && batch.length > 0 && (force || batch.length >= this.options.progressBatch || Date.now() - batchAt >= this.options.progressMs)) {
+        onEntries(batch);
+        batch = [];
+        batchAt = Date.now();
       }
+    };
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < found.length) {
+        const index = next++;
+        const model = found[index] as FoundModel;
+        const { entry, fresh } = await this.describe(model, cache);
+        changed ||= fresh;
+        entries[index] = entry;
+        if (fresh) {
+          // Only what was read now: cached entries come with the complete catalogue, a moment later.
+          batch.push(entry);
+          hand(false);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, found.length)) }, worker));
+    hand(true);
+    const ids = new Set(found.map((m) => m.id));
+    for (const id of cache.keys()) {
+      if (!ids.has(id)) {
+        cache.delete(id);
+        changed = true;
+      }
+    }
+    if (changed && this.store !== null) {
+      // A cache that cannot be written only costs the next start its header reads.
+      await this.store.write(this.modelsDir, cache.values()).catch(() => undefined);
     }
     return { nodeId: this.nodeId, modelsDir: this.modelsDir, scannedAt: Date.now(), entries, skipped };
   }
@@ -171,7 +222,8 @@ export class CatalogueScanner {
     return relative(this.modelsDir, path);
   }
 
-  private async describe(model: FoundModel): Promise<CatalogueEntry> {
+  /** The entry of `model`, from the cache when its files are unchanged (`fresh`: read now). */
+  private async describe(model: FoundModel, cache: Map<string, CachedEntry>): Promise<{ entry: CatalogueEntry; fresh: boolean }> {
     const split = await splitSet(model.main);
     // A first shard stands for its whole set (sizes and parameters summed); any other shard for itself.
     const modelFiles = split?.index === 1 ? split.shards.filter((s) => s.exists).map((s) => s.path) : [model.main];
@@ -180,9 +232,9 @@ export class CatalogueScanner {
     const sizeBytes = stats.reduce((sum, s) => sum + s.size, 0);
     const modifiedAt = Math.max(0, ...stats.map((s) => s.mtimeMs));
     const signature = `${model.main}|${modelFiles.join('|')}|${companions.join('|')}|${sizeBytes}|${modifiedAt}`;
-    const cached = this.cache.get(model.id);
+    const cached = cache.get(model.id);
     if (cached?.signature === signature) {
-      return cached.entry;
+      return { entry: cached.entry, fresh: false };
     }
     const base = {
       id: model.id,
@@ -218,8 +270,8 @@ export class CatalogueScanner {
       const reason = err instanceof GgufError ? err.message : `cannot read ${base.path}: ${(err as Error).message}`;
       entry = { ...base, valid: false, invalidReason: reason, ...unknown };
     }
-    this.cache.set(model.id, { signature, entry });
-    return entry;
+    cache.set(model.id, { signature, entry });
+    return { entry, fresh: true };
   }
 
   /** Why llama-server cannot load the model although it lists it, or null. */

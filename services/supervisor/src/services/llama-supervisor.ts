@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Catalogue, LlamaArgCatalogue, LlamaStatus, LogRecord, ModelState, PresetDocument, ServerConfig } from '@llamaproxy/shared';
+import type { Catalogue, CatalogueEntry, LlamaArgCatalogue, LlamaStatus, LogRecord, ModelState, PresetDocument, ServerConfig } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import type { JsonFile, PresetFile } from '../repositories/preset-file.js';
 import type { ArgGuard } from './arg-guard.js';
@@ -41,7 +41,11 @@ export interface SupervisorDeps {
 interface SupervisorEvents {
   status: [status: LlamaStatus];
   model: [state: ModelState];
+  /** The router no longer lists this model. */
+  modelRemoved: [modelId: string];
   catalogue: [catalogue: Catalogue];
+  /** Entries of the first catalogue scan as they are read. */
+  catalogueEntries: [entries: CatalogueEntry[]];
   log: [record: LogRecord];
 }
 
@@ -61,11 +65,14 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly catalogue: CatalogueService;
   private readonly settings: LaunchSettings;
   private readonly control: ModelControl;
+  private readonly log: Logger;
+  private firstScan: Promise<void> = Promise.resolve();
 
   constructor(config: ServerConfig, options: SupervisorOptions, deps: SupervisorDeps) {
     super();
     const { logger } = deps;
     const clock = deps.clock ?? systemClock;
+    this.log = logger.child({ module: 'supervisor' });
     this.argsCatalogue = deps.args;
     this.models = new ModelStates((modelId, exitCode) => this.output.explainExit(modelId, exitCode));
     this.output = new LlamaOutput({ nodeId: options.nodeId, models: this.models, clock });
@@ -92,9 +99,11 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       { models: this.models, router: this.lifecycle, catalogue: this.catalogue, output: this.output, clock },
     );
     this.models.on('change', (state) => this.emit('model', state));
+    this.models.on('remove', (modelId) => this.emit('modelRemoved', modelId));
     this.output.on('log', (record) => this.emit('log', record));
     this.lifecycle.on('status', (status) => this.emit('status', status));
     this.catalogue.on('catalogue', (catalogue) => this.emit('catalogue', catalogue));
+    this.catalogue.on('entries', (entries) => this.emit('catalogueEntries', entries));
   }
 
   get status(): LlamaStatus {
@@ -113,10 +122,26 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return this.argsCatalogue;
   }
 
-  /** Loads the persisted configuration, scans the models directory and starts watching it. */
+  /** Loads the persisted configuration. */
   async init(): Promise<void> {
     await this.settings.load();
-    await this.catalogue.watch();
+  }
+
+  /**
+   * Starts scanning the models directory (then watching it), without waiting for the scan: the
+   * router reads the directory itself, and reading the headers of thousands of files takes a
+   * while, on this process's event loop, so the app starts it once llama-server runs and jobs are
+   * taken. `scanned` resolves when the first scan is done (or failed, which is logged).
+   */
+  watchCatalogue(): void {
+    this.firstScan = this.catalogue.watch().catch((err: unknown) => {
+      this.log.error('catalogue scan failed', { error: (err as Error).message });
+    });
+  }
+
+  /** Resolves when the first catalogue scan after `watchCatalogue` is done. */
+  get scanned(): Promise<void> {
+    return this.firstScan;
   }
 
   start(): Promise<LlamaStatus> {

@@ -13,6 +13,8 @@ interface Waiter {
 
 interface ModelStatesEvents {
   change: [state: ModelState];
+  /** The router no longer lists the model (its file is gone). */
+  remove: [modelId: string];
 }
 
 /** Explains a failed instance: its exit code and the log lines about it. */
@@ -58,7 +60,9 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
   /** Applies one `/models/sse` event. */
   applyEvent(event: RouterEvent): void {
     if (event.event === 'model_remove') {
-      this.states.delete(event.model);
+      if (this.states.delete(event.model)) {
+        this.emit('remove', event.model);
+      }
       return;
     }
     if (event.event !== 'model_status' && event.event !== 'status_change') {
@@ -92,6 +96,7 @@ export class ModelStates extends EventEmitter<ModelStatesEvents> {
     for (const id of [...this.states.keys()]) {
       if (!seen.has(id) && !this.invalid.has(id)) {
         this.states.delete(id);
+        this.emit('remove', id);
       }
     }
   }

@@ -38,6 +38,29 @@ describe(RouterSync.name, () => {
     expect(known.at(-1)).toEqual(['broken', 'tiny']);
   });
 
+  it('reconciles every reconcileIntervalMs, and waits 20 times as long as a slow /models took', async () => {
+    const { sut, router, clock } = subject();
+    await sut.follow(router);
+    await settle();
+    const calls = router.listCalls.length;
+    await clock.advance(RECONCILE_MS);
+    expect(router.listCalls.length).toBe(calls + 1);
+
+    // A list of thousands: /models now takes 2 s, so the next one waits 40 s, not 10 s.
+    const list = router.listModels.bind(router);
+    router.listModels = async (reload?: boolean) => {
+      const models = await list(reload);
+      await clock.sleep(2_000);
+      return models;
+    };
+    await clock.advance(RECONCILE_MS + 2_000);
+    expect(router.listCalls.length).toBe(calls + 2);
+    await clock.advance(RECONCILE_MS * 3);
+    expect(router.listCalls.length).toBe(calls + 2);
+    await clock.advance(RECONCILE_MS + 2_000);
+    expect(router.listCalls.length).toBe(calls + 3);
+  });
+
   it('applies the recorded /models/sse events: progress while loading, then loaded', async () => {
     const { sut, router, models, changes } = subject();
     await sut.follow(router);
