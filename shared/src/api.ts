@@ -18,6 +18,7 @@ import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts
 import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
 import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
 import { ActivityQuerySchema, ApiKeyCreateSchema } from './openai.js';
+import type { MemoryReport } from './placement.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -276,6 +277,8 @@ export interface Snapshot {
   /** True when the gap was too large and the client must treat this as a fresh start. */
   logsTruncated: boolean;
   cursors: Cursors;
+  /** The newest memory report of each node (placement); absent from gateways that do not keep it yet. */
+  memory?: MemoryReport[];
 }
 
 /** What each request answers with, on success. */
@@ -358,6 +361,8 @@ export interface BroadcastData {
   /** A notification delivery was queued, attempted, delivered or failed (history, channel health). */
   'alerts:delivery': { delivery: DeliveryView };
   'snapshot': Snapshot;
+  /** A node's memory report changed (devices, resident models, footprints): replaces that node's. */
+  'memory:update': { report: MemoryReport };
 }
 export type BroadcastEvent = keyof BroadcastData;
 

@@ -3,6 +3,7 @@ import { LlamaArgCatalogueSchema, LlamaStatusSchema } from './llama.js';
 import { LogRecordSchema } from './logs.js';
 import { MetricsSampleSchema } from './metrics.js';
 import { CatalogueSchema, ModelStateSchema } from './models.js';
+import { MemoryReportSchema } from './placement.js';
 
 /**
  * Redis names. Services report to the gateway through Redis Streams read by a consumer group,
@@ -29,6 +30,12 @@ export const RedisKeys = {
   broadcastSeq: 'llamaproxy:broadcast:seq',
   /** Socket.IO redis-adapter key prefix. */
   socketIoPrefix: 'llamaproxy:sio',
+  /** String: the PlacementSettings document as JSON (the gateway writes it; supervisors read it). */
+  placementSettingsKey: 'llamaproxy:placement:settings',
+  /** Pub/sub: the gateway publishes the PlacementSettings JSON here after each change (reread the key). */
+  placementSettingsChannel: 'llamaproxy:placement:settings:changed',
+  /** Hash: model id → epoch ms (decimal) of its last real `/v1` request; the gateway writes it, throttled. */
+  placementLastUsed: 'llamaproxy:placement:last-used',
 } as const;
 
 /** Streams are capped (approximately) so a gateway outage cannot grow Redis without bound. */
@@ -59,6 +66,8 @@ export const StatusEventSchema = z.discriminatedUnion('kind', [
    * `sentAt`: epoch ms when it was sent (a late-read entry does not mark a node online).
    */
   z.object({ kind: z.literal('state'), nodeId: z.string(), sentAt: z.number(), status: LlamaStatusSchema, models: z.array(ModelStateSchema) }),
+  /** The node's memory report (placement): devices, budgets, resident models, footprints. On change and with the heartbeat. */
+  z.object({ kind: z.literal('memory'), nodeId: z.string(), report: MemoryReportSchema }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
 export type StatusEventKind = StatusEvent['kind'];

@@ -166,6 +166,9 @@ export class IngestService {
         }
         break;
       }
+      case 'memory':
+        // Placement's memory report: kept for the snapshot and broadcast by the gateway side of #14.
+        break;
     }
     return changes;
   }
