@@ -19,6 +19,8 @@ import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, Chan
 import type { ActivityRecord, ApiKeyView, UsageRow } from './openai.js';
 import { ActivityQuerySchema, ApiKeyCreateSchema } from './openai.js';
 import type { MemoryReport } from './placement.js';
+import type { PlacementSettingsDoc } from './placement-requests.js';
+import { PlacementUpdateSchema } from './placement-requests.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -180,6 +182,13 @@ export const RequestEvents = {
       limit: z.number().int().min(1).max(1000).default(100),
     }),
   },
+  /**
+   * Memory-aware placement settings (#14): per model pin / idle TTL / load on start-up, and the
+   * global default TTL. Operators may change them, as they may load and unload models (they
+   * change which model stays, not how llama-server runs it).
+   */
+  'placement:get': { role: Role.viewer, changes: false, payload: RequestBase },
+  'placement:update': { role: Role.operator, changes: true, payload: RequestBase.extend(PlacementUpdateSchema.shape) },
   /** Full state, plus what happened since the client's cursors when it resumes. */
   'snapshot:get': {
     role: Role.viewer,
@@ -279,6 +288,8 @@ export interface Snapshot {
   cursors: Cursors;
   /** The newest memory report of each node (placement); absent from gateways that do not keep it yet. */
   memory?: MemoryReport[];
+  /** The placement settings (#14); absent from gateways that do not keep them yet. */
+  placement?: PlacementSettingsDoc;
 }
 
 /** What each request answers with, on success. */
@@ -328,6 +339,8 @@ export interface ResponseData {
   'alerts:rules:delete': { ruleId: string };
   'alerts:rules:silence': { rule: AlertRule };
   'alerts:history': { entries: DeliveryView[]; hasMore: boolean };
+  'placement:get': PlacementSettingsDoc;
+  'placement:update': PlacementSettingsDoc;
   'snapshot:get': Snapshot;
 }
 
@@ -363,6 +376,8 @@ export interface BroadcastData {
   'snapshot': Snapshot;
   /** A node's memory report changed (devices, resident models, footprints): replaces that node's. */
   'memory:update': { report: MemoryReport };
+  /** The placement settings changed (#14): the whole document and its revision. */
+  'placement:updated': PlacementSettingsDoc;
 }
 export type BroadcastEvent = keyof BroadcastData;
 

@@ -15,3 +15,4 @@ export * from './models.js';
 export * from './openai.js';
 export * from './presets.js';
 export * from './placement.js';
+export * from './placement-requests.js';

@@ -11,6 +11,7 @@ import {
   type ModelState,
   type NodeView,
   type StatusEvent,
+  type MemoryReport,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import type { Db } from '../db/database.js';
@@ -21,6 +22,7 @@ import type { StateRepository } from '../repositories/state.repository.js';
 import type { StreamEntry } from '../repositories/stream-consumer.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
+import type { MemoryReports } from './memory-reports.js';
 
 export interface IngestDeps {
   db: Db;
@@ -33,6 +35,8 @@ export interface IngestDeps {
   logger: Logger;
   /** How long a node counts as online after a report (NODE_OFFLINE_AFTER_MS by default). */
   offlineAfterMs?: number;
+  /** Placement's memory reports (#14); without it they are ignored. */
+  memory?: MemoryReports;
 }
 
 /** What storing one status event changed, to be broadcast after the transaction. */
@@ -40,7 +44,8 @@ type StatusChange =
   | { kind: 'llama'; status: LlamaStatus }
   | { kind: 'model'; nodeId: string; model: ModelState }
   | { kind: 'list' }
-  | { kind: 'node'; node: NodeView };
+  | { kind: 'node'; node: NodeView }
+  | { kind: 'memory'; report: MemoryReport };
 
 /**
  * Stores what the services report (one transaction per batch of stream entries, each entry at
@@ -167,7 +172,10 @@ export class IngestService {
         break;
       }
       case 'memory':
-        // Placement's memory report: kept for the snapshot and broadcast by the gateway side of #14.
+        // Placement's memory report: kept for the snapshot, broadcast when it changed.
+        if (this.deps.memory?.store(event.report) === true) {
+          changes.push({ kind: 'memory', report: event.report });
+        }
         break;
     }
     return changes;
@@ -176,6 +184,8 @@ export class IngestService {
   private async broadcastChanges(changes: StatusChange[]): Promise<void> {
     const { broadcaster, dashboard } = this.deps;
     let listSent = false;
+    // Memory reports are coalesced: only each node's newest of the batch is sent.
+    const newestMemory = new Map(changes.flatMap((c) => (c.kind === 'memory' ? [[c.report.nodeId, c] as const] : [])));
     for (const change of changes) {
       switch (change.kind) {
         case 'llama':
@@ -193,6 +203,11 @@ export class IngestService {
           break;
         case 'node':
           await broadcaster.broadcast('nodes:status', { node: change.node });
+          break;
+        case 'memory':
+          if (newestMemory.get(change.report.nodeId) === change) {
+            await broadcaster.broadcast('memory:update', { report: change.report });
+          }
           break;
       }
     }

@@ -1,4 +1,4 @@
-import type { ConnectionIdentity, Cursors, Snapshot } from '@llamaproxy/shared';
+import type { ConnectionIdentity, Cursors, MemoryReport, PlacementSettingsDoc, Snapshot } from '@llamaproxy/shared';
 import type { LogRepository } from '../repositories/log.repository.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
@@ -10,7 +10,13 @@ const FRESH_LOG_LIMIT = 200;
 
 /** The full state a client gets on connect, or on resume with what it missed since its cursors. */
 export class SnapshotService {
-  private readonly deps: { dashboard: DashboardState; logs: LogRepository; broadcaster: Broadcaster };
+  private readonly deps: {
+    dashboard: DashboardState;
+    logs: LogRepository;
+    broadcaster: Broadcaster;
+    /** Placement (#14): each node's newest memory report and the settings document. */
+    placement?: { memory: () => MemoryReport[]; settings: () => PlacementSettingsDoc };
+  };
 
   constructor(deps: SnapshotService['deps']) {
     this.deps = deps;
@@ -47,6 +53,7 @@ export class SnapshotService {
       logs,
       logsTruncated,
       cursors: { logId, eventSeq },
+      ...(this.deps.placement === undefined ? {} : { memory: this.deps.placement.memory(), placement: this.deps.placement.settings() }),
     };
   }
 }
