@@ -13,6 +13,8 @@ import type {
   SkippedFile,
   PresetDocument,
   ServerConfig,
+  MemoryReport,
+  PlacementSettingsDoc,
 } from '@llamaproxy/shared';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -66,6 +68,10 @@ export interface AppState {
   alertsFiring: FiringAlert[] | null;
   /** The newest delivery that changed (`alerts:delivery`), for the Alerts page's history. */
   alertDelivery: DeliveryView | null;
+  /** Placement (#14): each node's newest memory report (devices, resident models, footprints). */
+  memory: MemoryReport[];
+  /** Placement settings (pin, TTL, load on start-up) and their revision; null until the snapshot has them. */
+  placement: PlacementSettingsDoc | null;
 }
 
 export const LIMITS = {
@@ -94,5 +100,7 @@ export function initialState(): AppState {
     preset: null,
     alertsFiring: null,
     alertDelivery: null,
+    memory: [],
+    placement: null,
   };
 }
