@@ -19,6 +19,9 @@ import { footprintSettingsFrom, modelShape, type ModelShape } from './placement/
 import { PlacementService, type PlacementOptions, type StoredFootprints } from './placement/placement-service.js';
 import { systemClock, type Clock, type ManagedProcess, type RouterApi } from './supervisor-ports.js';
 
+/** Most catalogue models whose footprint is estimated ahead of their first load (for the web's load preview). */
+const PREVIEW_ESTIMATE_LIMIT = 256;
+
 export interface SupervisorOptions {
   nodeId: string;
   startTimeoutMs: number;
@@ -77,6 +80,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly control: ModelControl;
   /** Memory-aware placement, when configured. */
   readonly placement: PlacementService | null;
+  private placementStarted = false;
 
   constructor(config: ServerConfig, options: SupervisorOptions, deps: SupervisorDeps) {
     super();
@@ -142,6 +146,9 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       wasRunning = running;
     });
     this.catalogue.on('catalogue', (catalogue) => this.emit('catalogue', catalogue));
+    // The web previews a load (which models it would evict) from the report's footprints: every
+    // model gets an estimate before its first load, not only at it (#14, gateway and web side).
+    this.catalogue.on('catalogue', (catalogue) => this.estimateFootprints(catalogue));
   }
 
   get status(): LlamaStatus {
@@ -165,6 +172,26 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     await this.settings.load();
     await this.catalogue.watch();
     await this.placement?.start();
+    this.placementStarted = true;
+    if (this.catalogue.current !== null) {
+      this.estimateFootprints(this.catalogue.current);
+    }
+  }
+
+  /**
+   * Estimates the footprint of every valid catalogue model (once placement knows its devices),
+   * so the memory report carries one for each. Skipped above PREVIEW_ESTIMATE_LIMIT models: the
+   * report would grow with the directory (the preview then knows only models loaded before).
+   */
+  private estimateFootprints(catalogue: Catalogue): void {
+    const placement = this.placement;
+    const valid = catalogue.entries.filter((e) => e.valid);
+    if (placement === null || !this.placementStarted || valid.length > PREVIEW_ESTIMATE_LIMIT) {
+      return;
+    }
+    for (const entry of valid) {
+      void placement.footprintOf(entry.id).catch(() => undefined);
+    }
   }
 
   start(): Promise<LlamaStatus> {
