@@ -131,7 +131,7 @@ describe('placement', () => {
       expect((await load(id)).status).toBe('loaded');
     }
     await waitReport(
-      (r) => ids.every((id) => r.models.some((m) => m.modelId === id && m.status === 'loaded') && r.footprints.find((f) => f.modelId === id)?.measured != null),
+      (r) => ids.every((id) => r.models.some((m) => m.modelId === id && m.status === 'loaded') && r.footprints.find((f) => f.modelId === id)?.measured !== null && r.footprints.find((f) => f.modelId === id) !== undefined),
       `${ids.join(', ')} loaded and measured`,
     );
   }
