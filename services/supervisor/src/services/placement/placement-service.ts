@@ -171,10 +171,10 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       }
       for (const victim of plan.evict) {
         if (plan.waitFor.includes(victim)) {
-          this.log.info('waiting for requests to end before evicting', { modelId: victim, for: modelId });
+          this.log.info(`waiting for requests to end before evicting it for ${modelId}`, { modelId: victim, for: modelId });
           await this.waitIdle(victim, modelId);
         }
-        this.log.info('evicting the least recently used model to make room', {
+        this.log.info(`evicting the least recently used model to make room for ${modelId}`, {
           modelId: victim,
           for: modelId,
           reason: 'lru',
@@ -302,7 +302,6 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     }
     await this.refreshLastUsed();
     if (this.mode === 'count') {
-      this.scheduleReport();
       return;
     }
     const now = this.deps.clock.now();
@@ -326,7 +325,8 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
         if (busy > 0) {
           return;
         }
-        this.log.info('unloading an idle model', { modelId: state.id, reason: 'idle', ttlSeconds: ttl, idleSeconds: Math.round((this.deps.clock.now() - lastNow) / 1000) });
+        const idleSeconds = Math.round((this.deps.clock.now() - lastNow) / 1000);
+        this.log.info(`unloading an idle model: no request for ${idleSeconds} s (TTL ${ttl} s)`, { modelId: state.id, reason: 'idle', ttlSeconds: ttl, idleSeconds });
         await this.deps.unload(state.id);
       });
     }
@@ -364,9 +364,15 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     );
   }
 
+  /** Rereads the gateway's recency; a change is reported. */
   private async refreshLastUsed(): Promise<void> {
     try {
-      this.lastUsed = await this.deps.redis.lastUsed();
+      const next = await this.deps.redis.lastUsed();
+      const changed = next.size !== this.lastUsed.size || [...next].some(([id, ms]) => this.lastUsed.get(id) !== ms);
+      this.lastUsed = next;
+      if (changed) {
+        this.scheduleReport();
+      }
     } catch (err) {
       this.log.debug('cannot read the last-used times', { error: (err as Error).message });
     }
