@@ -92,6 +92,12 @@ describe('memory-aware placement in Chromium, against the real stack', () => {
     await memoryBar().locator(`.memory-segment[data-model="${A}"]`).waitFor();
     await memoryBar().locator(`.memory-legend li[data-model="${A}"]`).waitFor();
     expect(await memoryBar().locator('.memory-track').getAttribute('aria-label')).toMatch(new RegExp(`^cpu: ${A} [\\d.]+ MiB; [\\d.]+ (KiB|MiB) free of 26.0 MiB$`));
+    // Estimate and measurement side by side: A is measured after its load, B only estimated.
+    const footprints = page.locator('details.footprints');
+    await footprints.locator('summary').click();
+    await footprints.locator(`tr[data-model="${A}"] .measured`, { hasText: /^cpu [\d.]+ MiB$/ }).waitFor();
+    expect(await footprints.locator(`tr[data-model="${A}"] .estimated`).textContent()).toMatch(/^cpu [\d.]+ MiB$/);
+    expect(await footprints.locator(`tr[data-model="${B}"] .measured`).textContent()).toBe('not loaded yet');
     await page.screenshot({ path: join(SCREENSHOTS, 'placement-models.png'), fullPage: true });
 
     await page.goto(url());

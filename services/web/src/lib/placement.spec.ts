@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { MemoryReport, ResidentModel } from '@llamaproxy/shared';
 import { upsertMemoryReport } from '../core/reducers.js';
 import { loadPreview, loadPreviewText } from './load-preview.js';
+import { deviceBytesText, footprintRows } from './footprints.js';
 import { deviceBars, modelHue } from './memory-bars.js';
 import { describePlacement, parseTtlInput, ttlInputValue } from './placement-form.js';
 
@@ -119,5 +120,19 @@ describe(parseTtlInput.name, () => {
     expect(describePlacement({ pinned: true, ttlSeconds: 30, loadOnStartup: true })).toBe('pinned, loads on start-up');
     expect(describePlacement({ pinned: false, ttlSeconds: 0, loadOnStartup: false })).toBe('never unloaded when idle');
     expect(describePlacement({ pinned: false, ttlSeconds: 600, loadOnStartup: false })).toBe('idle TTL 600 s');
+  });
+});
+
+describe(footprintRows.name, () => {
+  it('puts each model\'s estimate beside its measurement, with their ratio', () => {
+    const r = report([], { b: 100, a: 50 });
+    const measured = { ...r, footprints: r.footprints.map((f) => (f.modelId === 'a' ? { ...f, measured: { cpu: 60 * MiB }, measuredAt: 5 } : f)) };
+    const rows = footprintRows([measured]);
+    expect(rows.map((x) => [x.modelId, x.ratio])).toEqual([
+      ['a', 1.2],
+      ['b', null],
+    ]);
+    expect(deviceBytesText(rows[0]?.measured ?? null, (n) => `${n / MiB} MiB`)).toBe('cpu 60 MiB');
+    expect(deviceBytesText(null, String)).toBe('—');
   });
 });
