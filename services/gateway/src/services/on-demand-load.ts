@@ -5,11 +5,14 @@ import { ApiError } from './openai-proxy.service.js';
 
 export interface OnDemandLoadDeps {
   jobs: Pick<JobService, 'submit' | 'outcome'>;
-  /** The node's placement mode from its memory report; null before the first (no placement there). */
+  /**
+   * The node's placement mode from its memory report; null before the first (a supervisor that
+   * has not reported yet, or none with placement).
+   */
   mode: () => PlacementMode | null;
   /**
    * The model's status as the router reports it (`loaded`, `unloaded`, ...; null when unknown):
-   * from a short-lived cache, or asked anew with `fresh`.
+   * from a short-lived cache, or asked anew with `fresh` (this step always asks anew).
    */
   status: (modelId: string, fresh: boolean) => Promise<string | null>;
   /** Longest wait for a load (ms); beyond it the request fails with 503 and the load goes on. */
@@ -26,8 +29,9 @@ const SERVING = new Set(['loaded', 'sleeping']);
  * control job (the supervisor makes room for it, or refuses with INSUFFICIENT_MEMORY) and waits,
  * bounded, for its outcome before it is forwarded. Concurrent requests for one model share one
  * wait on this replica, and one job across replicas (the job ids are deduplicated by intent).
- * With `PLACEMENT=count`, or a supervisor that reports no placement, it does nothing: the router
- * loads on its own as before.
+ * With `PLACEMENT=count` it does nothing: the router loads on its own as before. Before the node's
+ * first memory report the mode is unknown: the load is tried the same way, and when no supervisor
+ * takes it the request is forwarded as it is (the router decides, as before placement).
  */
 export class OnDemandLoad {
   private readonly deps: OnDemandLoadDeps;
@@ -45,11 +49,12 @@ export class OnDemandLoad {
    * 503 `model_load_timeout` / `service_unavailable`, 500 `model_load_failed` with the cause.
    */
   async ensureLoaded(modelId: string): Promise<void> {
-    if (this.deps.mode() !== 'memory') {
+    const mode = this.deps.mode();
+    if (mode === 'count') {
       return;
     }
-    // The cached list first (admission just read it); a "not loaded" is checked once more, fresh.
-    if (SERVING.has((await this.deps.status(modelId, false)) ?? '') || SERVING.has((await this.deps.status(modelId, true)) ?? '')) {
+    // Asked fresh: a model evicted a moment ago (for another model's load) must not look loaded.
+    if (SERVING.has((await this.deps.status(modelId, true)) ?? '')) {
       return;
     }
     let wait = this.pending.get(modelId);
@@ -57,7 +62,15 @@ export class OnDemandLoad {
       wait = this.load(modelId).finally(() => this.pending.delete(modelId));
       this.pending.set(modelId, wait);
     }
-    await wait;
+    try {
+      await wait;
+    } catch (err) {
+      if (mode === null && err instanceof ApiError && err.code === 'service_unavailable') {
+        this.log.debug('no supervisor took the load; forwarding as is', { modelId });
+        return;
+      }
+      throw err;
+    }
   }
 
   /** Requests for which a load is being waited for now, by model (for tests and logs). */

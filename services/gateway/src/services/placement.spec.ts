@@ -174,11 +174,22 @@ describe(OnDemandLoad.name, () => {
     ['a loaded model', { status: 'loaded' }],
     ['a sleeping model', { status: 'sleeping' }],
     ['count mode (the router loads on its own)', { mode: 'count' as const }],
-    ['a supervisor without placement (no report)', { mode: null }],
   ])('does nothing for %s', async (_title, options) => {
     const { sut, submitted } = build(options);
     await sut.ensureLoaded('tiny');
     expect(submitted).toEqual([]);
+  });
+
+  it('before the node reports a mode, loads through the supervisor, and forwards as is when none takes the load', async () => {
+    const { sut, submitted, release } = build({ mode: null });
+    const loading = sut.ensureLoaded('tiny');
+    await vi.waitFor(() => expect(submitted).toEqual(['tiny']));
+    release({ state: 'completed', result: null });
+    await loading;
+    const none = build({ mode: null, outcome: { state: 'failed', error: { code: ErrorCode.SUPERVISOR_UNAVAILABLE, message: 'no supervisor is serving node "n1"' } } });
+    await expect(none.sut.ensureLoaded('tiny')).resolves.toBeUndefined();
+    const memory = build({ mode: 'memory', outcome: { state: 'failed', error: { code: ErrorCode.SUPERVISOR_UNAVAILABLE, message: 'no supervisor is serving node "n1"' } } });
+    await expect(memory.sut.ensureLoaded('tiny')).rejects.toBeInstanceOf(ApiError);
   });
 
   it.each([
