@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PlacementSettingsSchema, RedisKeys, type MemoryReport, type OpenAiErrorBody } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
-import { expectError, expectOk, freePort, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { expectError, expectOk, freePort, startService, TestClient, waitFor, waitForModelStatus, type ManagedProcess } from '@llamaproxy/tests/harness';
 
 /**
  * Memory-aware placement, the gateway's side, end to end: a real gateway, a real supervisor with
@@ -27,6 +27,7 @@ describe('placement through the gateway (settings, /v1 load on demand, memory re
   let observer: TestClient;
   let redis: Redis;
   let url: string;
+  let llamaUrl: string;
 
   const chat = (model: string): Promise<Response> =>
     fetch(`${url}/v1/chat/completions`, {
@@ -54,6 +55,7 @@ describe('placement through the gateway (settings, /v1 load on demand, memory re
     const llamaPort = String(await freePort());
     const gatewayPort = await freePort();
     url = `http://127.0.0.1:${gatewayPort}`;
+    llamaUrl = `http://127.0.0.1:${llamaPort}`;
     const shared = { REDIS_URL: redisUrl, SUPERVISOR_NODE_ID: nodeId, MODELS_DIR: modelsDir, LLAMA_PORT: llamaPort, LLAMA_CTX_SIZE: '512' };
     redis = new Redis(redisUrl);
     await redis.flushdb();
@@ -144,6 +146,16 @@ describe('placement through the gateway (settings, /v1 load on demand, memory re
     expect(queued).toHaveLength(1);
     const logs = expectOk(await client.request('logs:query', { source: 'gateway', text: `load on demand (/v1): ${B}` }));
     expect(logs.entries).toHaveLength(1);
+    expect(await status(B)).toBe('loaded');
+  });
+
+  it('loads again a model unloaded a moment after a request saw it loaded (no stale status)', async () => {
+    expect((await chat(B)).status).toBe(200);
+    // Unloaded behind the gateway's back, at once (as an eviction for another model would).
+    expect((await fetch(`${llamaUrl}/models/unload`, { method: 'POST', body: JSON.stringify({ model: B }) })).status).toBe(200);
+    await waitForModelStatus(llamaUrl, B, 'unloaded');
+    const res = await chat(B);
+    expect(res.status).toBe(200);
     expect(await status(B)).toBe('loaded');
   });
 
