@@ -112,8 +112,10 @@ describe('placement through the gateway (settings, /v1 load on demand, memory re
     const stale = await client.request('placement:update', { revision: 0, defaultTtlSeconds: 1 });
     expectError(stale, 'CONFLICT');
     expect(!stale.success && stale.error.current).toEqual({ document: 'placement', revision: 1, value: saved.settings });
+    // Settings for a model no node lists are refused; clearing them is not.
+    expectError(await client.request('placement:update', { revision: 1, models: { 'no-such-model': { pinned: true, ttlSeconds: null, loadOnStartup: false } } }), 'MODEL_NOT_FOUND');
     const audit = expectOk(await client.request('audit:query', { event: 'placement:update' }));
-    expect(audit.entries.map((e) => e.outcome).sort()).toEqual(['error', 'ok']);
+    expect(audit.entries.map((e) => e.outcome).sort()).toEqual(['error', 'error', 'ok']);
   });
 
   it('answers a /v1 request for a model that is not loaded: loads it through the supervisor first', async () => {
