@@ -75,6 +75,8 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly catalogue: CatalogueService;
   private readonly settings: LaunchSettings;
   private readonly control: ModelControl;
+  private readonly presets: Pick<PresetFile, 'read'>;
+  private readonly log: Logger;
   /** Memory-aware placement, when configured. */
   readonly placement: PlacementService | null;
 
@@ -82,6 +84,8 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     super();
     const { logger } = deps;
     const clock = deps.clock ?? systemClock;
+    this.presets = deps.presets;
+    this.log = logger.child({ module: 'supervisor' });
     this.argsCatalogue = deps.args;
     this.models = new ModelStates((modelId, exitCode) => this.output.explainExit(modelId, exitCode));
     this.output = new LlamaOutput({ nodeId: options.nodeId, models: this.models, clock });
@@ -165,6 +169,16 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     await this.settings.load();
     await this.catalogue.watch();
     await this.placement?.start();
+    if (this.placement?.mode === 'memory') {
+      // The router loads these itself when it starts, past placement's budget.
+      const preset = await this.presets.read().catch(() => null);
+      const startup = (preset?.sections ?? []).filter((s) => /^(1|true|on|yes)$/i.test(s.values['load-on-startup'] ?? '')).map((s) => s.name);
+      if (startup.length > 0 || /^(1|true|on|yes)$/i.test(preset?.global['load-on-startup'] ?? '')) {
+        this.log.warn('the preset marks models load-on-startup: llama-server loads them itself, outside the memory budget; use the placement setting "load on start-up" instead', {
+          models: startup.join(', ') || '*',
+        });
+      }
+    }
   }
 
   start(): Promise<LlamaStatus> {

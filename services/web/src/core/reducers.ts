@@ -142,5 +142,8 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { alertsFiring: envelope.data.firing };
     case 'alerts:delivery':
       return { alertDelivery: envelope.data.delivery };
+    case 'memory:update':
+      // Placement's memory report: kept and drawn by the web side of issue #14.
+      return {};
   }
 }
