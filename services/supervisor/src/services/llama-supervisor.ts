@@ -145,7 +145,10 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       }
       wasRunning = running;
     });
-    this.catalogue.on('catalogue', (catalogue) => this.emit('catalogue', catalogue));
+    this.catalogue.on('catalogue', (catalogue) => {
+      this.emit('catalogue', catalogue);
+      this.placement?.estimateInBackground(catalogue.entries.filter((e) => e.valid).map((e) => e.id));
+    });
   }
 
   get status(): LlamaStatus {
@@ -169,6 +172,10 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     await this.settings.load();
     await this.catalogue.watch();
     await this.placement?.start();
+    const current = this.catalogue.current;
+    if (current !== null) {
+      this.placement?.estimateInBackground(current.entries.filter((e) => e.valid).map((e) => e.id));
+    }
     if (this.placement?.mode === 'memory') {
       // The router loads these itself when it starts, past placement's budget.
       const preset = await this.presets.read().catch(() => null);

@@ -172,3 +172,22 @@ describe(PlacementService.name, () => {
     expect(t.reports.at(-1)?.devices[0]).toMatchObject({ id: 'cpu', usedBytes: 30 * MiB, freeBytes: 970 * MiB });
   });
 });
+
+describe('PlacementService.estimateInBackground', () => {
+  it('estimates a small catalogue once started, and leaves a large one to first loads', async () => {
+    const t = setup({ sizes: { a: 10, b: 20 } });
+    t.sut.estimateInBackground(['a', 'b']);
+    await settle();
+    expect(t.sut.report().footprints).toEqual([]);
+    await t.sut.start();
+    t.sut.estimateInBackground(Array.from({ length: 40 }, (_, i) => `m${i}`));
+    await settle();
+    expect(t.sut.report().footprints).toEqual([]);
+    t.sut.estimateInBackground(['a', 'b']);
+    await settle(20);
+    expect(t.sut.report().footprints.map((f) => [f.modelId, f.estimated.cpu])).toEqual([
+      ['a', 10 * MiB],
+      ['b', 20 * MiB],
+    ]);
+  });
+});
