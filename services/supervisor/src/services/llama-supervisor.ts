@@ -19,9 +19,6 @@ import { footprintSettingsFrom, modelShape, type ModelShape } from './placement/
 import { PlacementService, type PlacementOptions, type StoredFootprints } from './placement/placement-service.js';
 import { systemClock, type Clock, type ManagedProcess, type RouterApi } from './supervisor-ports.js';
 
-/** Most catalogue models whose footprint is estimated ahead of their first load (for the web's load preview). */
-const PREVIEW_ESTIMATE_LIMIT = 256;
-
 export interface SupervisorOptions {
   nodeId: string;
   startTimeoutMs: number;
@@ -78,14 +75,17 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly catalogue: CatalogueService;
   private readonly settings: LaunchSettings;
   private readonly control: ModelControl;
+  private readonly presets: Pick<PresetFile, 'read'>;
+  private readonly log: Logger;
   /** Memory-aware placement, when configured. */
   readonly placement: PlacementService | null;
-  private placementStarted = false;
 
   constructor(config: ServerConfig, options: SupervisorOptions, deps: SupervisorDeps) {
     super();
     const { logger } = deps;
     const clock = deps.clock ?? systemClock;
+    this.presets = deps.presets;
+    this.log = logger.child({ module: 'supervisor' });
     this.argsCatalogue = deps.args;
     this.models = new ModelStates((modelId, exitCode) => this.output.explainExit(modelId, exitCode));
     this.output = new LlamaOutput({ nodeId: options.nodeId, models: this.models, clock });
@@ -145,10 +145,10 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       }
       wasRunning = running;
     });
-    this.catalogue.on('catalogue', (catalogue) => this.emit('catalogue', catalogue));
-    // The web previews a load (which models it would evict) from the report's footprints: every
-    // model gets an estimate before its first load, not only at it (#14, gateway and web side).
-    this.catalogue.on('catalogue', (catalogue) => this.estimateFootprints(catalogue));
+    this.catalogue.on('catalogue', (catalogue) => {
+      this.emit('catalogue', catalogue);
+      this.placement?.estimateInBackground(catalogue.entries.filter((e) => e.valid).map((e) => e.id));
+    });
   }
 
   get status(): LlamaStatus {
@@ -172,25 +172,19 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     await this.settings.load();
     await this.catalogue.watch();
     await this.placement?.start();
-    this.placementStarted = true;
-    if (this.catalogue.current !== null) {
-      this.estimateFootprints(this.catalogue.current);
+    const current = this.catalogue.current;
+    if (current !== null) {
+      this.placement?.estimateInBackground(current.entries.filter((e) => e.valid).map((e) => e.id));
     }
-  }
-
-  /**
-   * Estimates the footprint of every valid catalogue model (once placement knows its devices),
-   * so the memory report carries one for each. Skipped above PREVIEW_ESTIMATE_LIMIT models: the
-   * report would grow with the directory (the preview then knows only models loaded before).
-   */
-  private estimateFootprints(catalogue: Catalogue): void {
-    const placement = this.placement;
-    const valid = catalogue.entries.filter((e) => e.valid);
-    if (placement === null || !this.placementStarted || valid.length > PREVIEW_ESTIMATE_LIMIT) {
-      return;
-    }
-    for (const entry of valid) {
-      void placement.footprintOf(entry.id).catch(() => undefined);
+    if (this.placement?.mode === 'memory') {
+      // The router loads these itself when it starts, past placement's budget.
+      const preset = await this.presets.read().catch(() => null);
+      const startup = (preset?.sections ?? []).filter((s) => /^(1|true|on|yes)$/i.test(s.values['load-on-startup'] ?? '')).map((s) => s.name);
+      if (startup.length > 0 || /^(1|true|on|yes)$/i.test(preset?.global['load-on-startup'] ?? '')) {
+        this.log.warn('the preset marks models load-on-startup: llama-server loads them itself, outside the memory budget; use the placement setting "load on start-up" instead', {
+          models: startup.join(', ') || '*',
+        });
+      }
     }
   }
 

@@ -79,6 +79,13 @@ interface PlacementEvents {
 const RESIDENT = new Set(['loading', 'loaded', 'sleeping']);
 
 /**
+ * Up to this many catalogue models are estimated in the background, so the web can preview a
+ * load of a model never loaded; a larger catalogue gets its estimates at each model's first load
+ * (every footprint rides in every memory report).
+ */
+export const BACKGROUND_ESTIMATE_LIMIT = 32;
+
+/**
  * Memory-aware placement of one node's models (issue #14; the flow is described in
  * shared/src/placement.ts). Before a load it makes room by unloading the least recently used
  * models that may go, or refuses with INSUFFICIENT_MEMORY; after a load it measures the instance;
@@ -106,6 +113,8 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
   private reportTimer: (() => void) | null = null;
   private lastReportAt = 0;
   private closed = false;
+  /** Set once the devices are known (estimates depend on them). */
+  private started = false;
 
   constructor(options: PlacementOptions, deps: PlacementDeps) {
     super();
@@ -139,6 +148,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       this.settings = settings;
       this.scheduleReport();
     });
+    this.started = true;
     this.stopTimer = clock.every(this.options.idleCheckMs, () => {
       void this.checkIdle().catch((err: unknown) => this.log.warn('idle check failed', { error: (err as Error).message }));
     });
@@ -192,6 +202,25 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
         },
       };
     });
+  }
+
+  /**
+   * Estimates the footprints of the catalogue's models not known yet, one after another in the
+   * background, when there are at most BACKGROUND_ESTIMATE_LIMIT of them.
+   */
+  estimateInBackground(modelIds: readonly string[]): void {
+    if (!this.started || modelIds.length > BACKGROUND_ESTIMATE_LIMIT) {
+      return;
+    }
+    const todo = modelIds.filter((id) => !this.footprints.has(id));
+    void (async () => {
+      for (const modelId of todo) {
+        if (this.closed) {
+          return;
+        }
+        await this.footprintOf(modelId).catch((err: unknown) => this.log.debug('cannot estimate a model', { modelId, error: (err as Error).message }));
+      }
+    })();
   }
 
   /** Loads the models marked "load on start-up", one after another (after llama-server started). */
