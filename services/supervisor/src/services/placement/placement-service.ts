@@ -115,6 +115,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
   private closed = false;
   /** Set once the devices are known (estimates depend on them). */
   private started = false;
+  private checking = false;
 
   constructor(options: PlacementOptions, deps: PlacementDeps) {
     super();
@@ -326,9 +327,19 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
 
   /** Unloads loaded models idle beyond their TTL (never one serving a request); refreshes recency. */
   async checkIdle(): Promise<void> {
-    if (this.closed || this.deps.router.status.state !== 'running') {
+    // One check at a time: a load may hold the lock while it waits for requests to end.
+    if (this.closed || this.checking || this.deps.router.status.state !== 'running') {
       return;
     }
+    this.checking = true;
+    try {
+      await this.unloadIdle();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async unloadIdle(): Promise<void> {
     await this.refreshLastUsed();
     if (this.mode === 'count') {
       return;
