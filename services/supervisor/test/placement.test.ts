@@ -313,6 +313,20 @@ describe('placement', () => {
     expect(modelEvents('place-mid-b').at(-1)?.status).toBe('loaded');
   });
 
+  it('loads the start-up models each time llama-server starts', async () => {
+    await reset();
+    await setSettings({ defaultTtlSeconds: 0, models: { 'place-small': { pinned: false, ttlSeconds: null, loadOnStartup: true } } });
+    const before = Date.now();
+    await (await run(JobName.serverRestart, {})).done;
+    const loaded = await waitFor(() => modelEvents('place-small').find((s) => s.status === 'loaded' && s.updatedAt >= before), { timeoutMs: 30_000, what: 'place-small loaded after the restart' });
+    expect(loaded.status).toBe('loaded');
+    expect(modelEvents('place-mid-a').filter((s) => s.status === 'loading' && s.updatedAt >= before)).toEqual([]);
+    await waitFor(() => supervisorLogs().some((l) => l.startsWith('place-small loading a start-up model')), { timeoutMs: 10_000, what: 'the start-up load in the log' });
+    // The next case restarts the supervisor and expects nothing loaded.
+    await setSettings({ defaultTtlSeconds: 0, models: {} });
+    await unload('place-small');
+  });
+
   it('stores measured footprints per settings key, close to the estimate, and reuses them after a restart', async () => {
     const stored = JSON.parse(readFileSync(join(dataDir, 'footprints.json'), 'utf8')) as { measured: Record<string, { bytes: { cpu: number } }> };
     const key = 'ctx=2048;np=1;ctk=f16;ctv=f16;ngl=auto';
