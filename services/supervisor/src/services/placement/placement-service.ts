@@ -310,6 +310,15 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       }
     }
     const footprint = await this.footprintOf(modelId);
+    // nvidia-smi in a container may not list the instance (another PID namespace): the GPU share
+    // it cannot see stays estimated, so that the model never counts as free on that GPU.
+    const unseen = Object.keys(footprint.estimated).filter((id) => !(id in bytes));
+    for (const id of unseen) {
+      bytes[id] = footprint.estimated[id] ?? 0;
+    }
+    if (unseen.length > 0 && this.gpus.length > 0) {
+      this.log.warn('nvidia-smi does not list the model instance; its GPU memory stays estimated', { modelId, devices: unseen.join(', ') });
+    }
     const measuredAt = this.deps.clock.now();
     this.stored.measured[`${modelId}\n${footprint.settingsKey}`] = { bytes, measuredAt };
     await this.deps.store.write(this.stored);
