@@ -25,14 +25,14 @@ import { freePort, StreamRecorder, startService, waitFor, type ManagedProcess } 
 
 const MiB = 1024 * 1024;
 /**
- * The RAM budget: with the three smaller models resident (~24 + 62 + 62 MiB measured here), the
- * large one (~155 MiB) needs the least recently used medium one and the small one to go, not the
- * last medium one. The window is the small model's size wide, so it holds for estimates (~8%
- * above the measurements) and measurements alike.
+ * The RAM budget: with the three smaller models resident (~24 + 63 + 63 MiB measured here), the
+ * large one (~160 MiB estimated before its first load, ~154 MiB measured) needs the least recently
+ * used medium one and the small one to go, not the last medium one. Each case keeps ten MiB or
+ * more of margin either side of its decision.
  */
-const BUDGET_MIB = 245;
+const BUDGET_MIB = 235;
 /** How far an estimate may be from the measured resident memory of these models. */
-const ESTIMATE_TOLERANCE = 0.25;
+const ESTIMATE_TOLERANCE = 0.15;
 
 /**
  * Memory-aware placement with a real llama-server on CPU, a RAM budget and generated models of
@@ -245,7 +245,7 @@ describe('placement', () => {
     );
     const info = decodeJobError(err?.message);
     expect(info).toMatchObject({ code: 'INSUFFICIENT_MEMORY' });
-    expect(info.message).toMatch(/^place-mid-b needs \d+(\.\d)? MiB on cpu, \d+(\.\d)? MiB free of a 245 MiB budget; held by place-big \(\d+ MiB, pinned\), place-mid-a \(\d+ MiB, pinned\)$/);
+    expect(info.message).toMatch(/^place-mid-b needs \d+(\.\d)? MiB on cpu, \d+(\.\d)? MiB free of a 235 MiB budget; held by place-big \(\d+ MiB, pinned\), place-mid-a \(\d+ MiB, pinned\)$/);
     // Nothing was unloaded for it, and it was not loaded.
     expect(unloadedSince(since)).toEqual([]);
     expect(modelEvents('place-mid-b').filter((s) => s.updatedAt >= since && s.status === 'loading')).toEqual([]);
@@ -311,6 +311,20 @@ describe('placement', () => {
     });
     // A model without a TTL (default 0 = never) stays.
     expect(modelEvents('place-mid-b').at(-1)?.status).toBe('loaded');
+  });
+
+  it('loads the start-up models each time llama-server starts', async () => {
+    await reset();
+    await setSettings({ defaultTtlSeconds: 0, models: { 'place-small': { pinned: false, ttlSeconds: null, loadOnStartup: true } } });
+    const before = Date.now();
+    await (await run(JobName.serverRestart, {})).done;
+    const loaded = await waitFor(() => modelEvents('place-small').find((s) => s.status === 'loaded' && s.updatedAt >= before), { timeoutMs: 30_000, what: 'place-small loaded after the restart' });
+    expect(loaded.status).toBe('loaded');
+    expect(modelEvents('place-mid-a').filter((s) => s.status === 'loading' && s.updatedAt >= before)).toEqual([]);
+    await waitFor(() => supervisorLogs().some((l) => l.startsWith('place-small loading a start-up model')), { timeoutMs: 10_000, what: 'the start-up load in the log' });
+    // The next case restarts the supervisor and expects nothing loaded.
+    await setSettings({ defaultTtlSeconds: 0, models: {} });
+    await unload('place-small');
   });
 
   it('stores measured footprints per settings key, close to the estimate, and reuses them after a restart', async () => {

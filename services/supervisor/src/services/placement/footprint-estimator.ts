@@ -27,8 +27,8 @@ export interface ModelShape {
   hostBytes: number;
 }
 
-/** Resident memory of a llama-server model instance without its model (code, libraries, HTTP threads), measured about 12 MiB. */
-export const PROCESS_OVERHEAD_BYTES = 12 * 1024 * 1024;
+/** Resident memory of a llama-server model instance without its model (code, libraries, HTTP threads): about 10 MiB measured. */
+export const PROCESS_OVERHEAD_BYTES = 10 * 1024 * 1024;
 /** What a CUDA context and cuBLAS workspace take per process on a GPU, before any tensor. */
 export const GPU_CONTEXT_BYTES = 256 * 1024 * 1024;
 /** llama.cpp's default micro-batch (`--ubatch-size`): the compute buffers scale with it. */
@@ -113,9 +113,10 @@ export function kvCacheBytes(shape: ModelShape, settings: FootprintSettings, lay
  * slot, per head. A rough upper bound of what llama.cpp's scheduler reserves.
  */
 export function computeBufferBytes(shape: ModelShape, settings: FootprintSettings): number {
-  const activations = 4 * UBATCH * (4 * shape.embeddingLength + shape.feedForwardLength + shape.vocabSize);
+  const activations = 4 * UBATCH * (2 * shape.embeddingLength + shape.feedForwardLength + shape.vocabSize);
   const perSlot = Math.ceil(contextCells(shape, settings) / Math.max(1, settings.parallel));
-  const scores = Math.min(4 * UBATCH * perSlot * shape.headCount, 1024 * 1024 * 1024) / 8;
+  // llama.cpp computes attention in chunks; a sixteenth of the full score matrix is what it keeps.
+  const scores = Math.min(4 * UBATCH * perSlot * shape.headCount, 1024 * 1024 * 1024) / 16;
   return Math.round(activations + scores);
 }
 

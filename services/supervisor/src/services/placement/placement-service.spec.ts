@@ -191,3 +191,53 @@ describe('PlacementService.estimateInBackground', () => {
     ]);
   });
 });
+
+describe('PlacementService.measure', () => {
+  it('measures the instance by its port: RSS on cpu, its nvidia-smi memory on its GPU; a GPU it cannot see stays estimated', async () => {
+    const clock = new ManualClock();
+    const router = new FakeRouter();
+    router.models = [{ id: 'a', status: { value: 'loaded', args: ['llama-server', '--port', '40001', '--model', 'a.gguf'] } }];
+    const models = new ModelStates(() => ({ message: 'failed', logTail: [] }));
+    const saved: StoredFootprints[] = [];
+    let apps = [
+      { pid: 200, gpuUuid: 'GPU-0', usedBytes: 300 * MiB },
+      { pid: 999, gpuUuid: 'GPU-1', usedBytes: 50 * MiB },
+    ];
+    const gpus = [
+      { index: 0, uuid: 'GPU-0', name: 'A', totalBytes: 1000 * MiB },
+      { index: 1, uuid: 'GPU-1', name: 'B', totalBytes: 1000 * MiB },
+    ];
+    const sut = new PlacementService(
+      { nodeId: 'n', mode: 'memory', ramBudgetBytes: null, ramReserveBytes: 0, gpuReserveBytes: 0 },
+      {
+        models,
+        router: { runningClient: () => router, status: { state: 'running', pid: 100 } as LlamaStatus },
+        memory: {
+          ramTotalBytes: async () => 8000 * MiB,
+          gpus: async () => gpus,
+          gpuProcesses: async () => apps,
+          instancePid: async (routerPid, port) => (routerPid === 100 && port === 40001 ? 200 : null),
+          rssBytes: async (pid) => (pid === 200 ? 40 * MiB : null),
+        },
+        redis: { watchSettings: async (onChange) => onChange({ defaultTtlSeconds: 0, models: {} }), lastUsed: async () => new Map() },
+        store: { read: async () => undefined, write: async (v) => void saved.push(structuredClone(v)) },
+        shape: async () => ({ ...shapeOf(20), layerCount: 2, layerBytes: [10 * MiB, 10 * MiB] }),
+        footprintSettings: async () => ({ ctxSize: 512, parallel: 1, cacheTypeK: 'f16', cacheTypeV: 'f16', gpuLayers: 'all' }),
+        unload: async () => undefined,
+        load: async () => undefined,
+        clock,
+        logger: quietLogger(),
+      },
+    );
+    await sut.start();
+    const footprint = await sut.measure('a');
+    // cuda0 is the only GPU the estimate uses; nvidia-smi lists the instance there.
+    expect(footprint?.measured).toEqual({ cpu: 40 * MiB, cuda0: 300 * MiB });
+    expect(saved.at(-1)?.measured['a\nctx=512;np=1;ctk=f16;ctv=f16;ngl=all']?.bytes).toEqual({ cpu: 40 * MiB, cuda0: 300 * MiB });
+    // In a container nvidia-smi may list no process of ours: the GPU share stays the estimate.
+    apps = [];
+    const unseen = await sut.measure('a');
+    expect(unseen?.measured).toEqual({ cpu: 40 * MiB, cuda0: unseen?.estimated.cuda0 });
+    expect(unseen?.estimated.cuda0).toBeGreaterThan(20 * MiB);
+  });
+});

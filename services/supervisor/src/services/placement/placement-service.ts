@@ -115,6 +115,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
   private closed = false;
   /** Set once the devices are known (estimates depend on them). */
   private started = false;
+  private checking = false;
 
   constructor(options: PlacementOptions, deps: PlacementDeps) {
     super();
@@ -309,6 +310,15 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       }
     }
     const footprint = await this.footprintOf(modelId);
+    // nvidia-smi in a container may not list the instance (another PID namespace): the GPU share
+    // it cannot see stays estimated, so that the model never counts as free on that GPU.
+    const unseen = Object.keys(footprint.estimated).filter((id) => !(id in bytes));
+    for (const id of unseen) {
+      bytes[id] = footprint.estimated[id] ?? 0;
+    }
+    if (unseen.length > 0 && this.gpus.length > 0) {
+      this.log.warn('nvidia-smi does not list the model instance; its GPU memory stays estimated', { modelId, devices: unseen.join(', ') });
+    }
     const measuredAt = this.deps.clock.now();
     this.stored.measured[`${modelId}\n${footprint.settingsKey}`] = { bytes, measuredAt };
     await this.deps.store.write(this.stored);
@@ -326,9 +336,19 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
 
   /** Unloads loaded models idle beyond their TTL (never one serving a request); refreshes recency. */
   async checkIdle(): Promise<void> {
-    if (this.closed || this.deps.router.status.state !== 'running') {
+    // One check at a time: a load may hold the lock while it waits for requests to end.
+    if (this.closed || this.checking || this.deps.router.status.state !== 'running') {
       return;
     }
+    this.checking = true;
+    try {
+      await this.unloadIdle();
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  private async unloadIdle(): Promise<void> {
     await this.refreshLastUsed();
     if (this.mode === 'count') {
       return;
