@@ -20,6 +20,9 @@ import type { AlertRule, ChannelView, DeliveryView, FiringAlert } from './alerts
 import { AlertRuleIdSchema, AlertRuleInputSchema, ChannelConfigPatchSchema, ChannelIdSchema, ChannelNameSchema } from './alerts.js';
 import type { ActivityRecord, ApiKeyView, CapturedExchange, CaptureSettings, UsageRow } from './openai.js';
 import { ActivityQuerySchema, ApiKeyCreateSchema, CaptureUpdateSchema, UsageQuerySchema } from './openai.js';
+import type { MemoryReport } from './placement.js';
+import type { PlacementSettingsDoc } from './placement-requests.js';
+import { PlacementUpdateSchema } from './placement-requests.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -201,6 +204,13 @@ export const RequestEvents = {
       limit: z.number().int().min(1).max(1000).default(100),
     }),
   },
+  /**
+   * Memory-aware placement settings (#14): per model pin / idle TTL / load on start-up, and the
+   * global default TTL. Operators may change them, as they may load and unload models (they
+   * change which model stays, not how llama-server runs it).
+   */
+  'placement:get': { role: Role.viewer, changes: false, payload: RequestBase },
+  'placement:update': { role: Role.operator, changes: true, payload: RequestBase.extend(PlacementUpdateSchema.shape) },
   /** Full state, plus what happened since the client's cursors when it resumes. */
   'snapshot:get': {
     role: Role.viewer,
@@ -322,6 +332,10 @@ export interface Snapshot {
   /** True when the gap was too large and the client must treat this as a fresh start. */
   logsTruncated: boolean;
   cursors: Cursors;
+  /** The newest memory report of each node (placement); absent from gateways that do not keep it yet. */
+  memory?: MemoryReport[];
+  /** The placement settings (#14); absent from gateways that do not keep them yet. */
+  placement?: PlacementSettingsDoc;
 }
 
 /** What each request answers with, on success. */
@@ -378,6 +392,8 @@ export interface ResponseData {
   'alerts:rules:delete': { ruleId: string };
   'alerts:rules:silence': { rule: AlertRule };
   'alerts:history': { entries: DeliveryView[]; hasMore: boolean };
+  'placement:get': PlacementSettingsDoc;
+  'placement:update': PlacementSettingsDoc;
   'snapshot:get': Snapshot;
 }
 
@@ -422,6 +438,10 @@ export interface BroadcastData {
    */
   'activity:new': { records: ActivityRecord[] };
   'snapshot': Snapshot;
+  /** A node's memory report changed (devices, resident models, footprints): replaces that node's. */
+  'memory:update': { report: MemoryReport };
+  /** The placement settings changed (#14): the whole document and its revision. */
+  'placement:updated': PlacementSettingsDoc;
 }
 export type BroadcastEvent = keyof BroadcastData;
 

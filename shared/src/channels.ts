@@ -3,6 +3,7 @@ import { LlamaArgCatalogueSchema, LlamaStatusSchema } from './llama.js';
 import { LogRecordSchema } from './logs.js';
 import { MetricsSampleSchema } from './metrics.js';
 import { CatalogueEntrySchema, CatalogueSchema, ModelStateSchema } from './models.js';
+import { MemoryReportSchema } from './placement.js';
 
 /**
  * Redis names. Services report to the gateway through Redis Streams read by a consumer group,
@@ -29,6 +30,12 @@ export const RedisKeys = {
   broadcastSeq: 'llamaproxy:broadcast:seq',
   /** Socket.IO redis-adapter key prefix. */
   socketIoPrefix: 'llamaproxy:sio',
+  /** String: the PlacementSettings document as JSON (the gateway writes it; supervisors read it). */
+  placementSettingsKey: 'llamaproxy:placement:settings',
+  /** Pub/sub: the gateway publishes the PlacementSettings JSON here after each change (reread the key). */
+  placementSettingsChannel: 'llamaproxy:placement:settings:changed',
+  /** Hash: model id → epoch ms (decimal) of its last real `/v1` request; the gateway writes it, throttled. */
+  placementLastUsed: 'llamaproxy:placement:last-used',
 } as const;
 
 /** Streams are capped (approximately) so a gateway outage cannot grow Redis without bound. */
@@ -78,6 +85,8 @@ export const StatusEventSchema = z.discriminatedUnion('kind', [
    * directory is read): stored as they come, nothing removed. The complete `catalogue` follows.
    */
   z.object({ kind: z.literal('catalogue-entries'), nodeId: z.string(), entries: z.array(CatalogueEntrySchema) }),
+  /** The node's memory report (placement): devices, budgets, resident models, footprints. On change and with the heartbeat. */
+  z.object({ kind: z.literal('memory'), nodeId: z.string(), report: MemoryReportSchema }),
 ]);
 export type StatusEvent = z.infer<typeof StatusEventSchema>;
 export type StatusEventKind = StatusEvent['kind'];

@@ -66,6 +66,11 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** Anything unexpected. The message is generic; the detail goes to the log. */
   INTERNAL: 'INTERNAL',
+  /**
+   * The model cannot fit in the node's memory budget, even after evicting every model that may go
+   * (pinned and loading ones stay). The message says how much it needs, how much is free and what holds the rest.
+   */
+  INSUFFICIENT_MEMORY: 'INSUFFICIENT_MEMORY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

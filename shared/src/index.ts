@@ -15,3 +15,5 @@ export * from './models.js';
 export * from './openai.js';
 export * from './presets.js';
 export * from './model-page.js';
+export * from './placement.js';
+export * from './placement-requests.js';

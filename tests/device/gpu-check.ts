@@ -92,6 +92,15 @@ async function main(): Promise<void> {
   summary.metricsSample = sample;
   save();
 
+  // Placement (issue #14): the GPU budget from nvidia-smi, and the model's footprint estimated from
+  // its header against the one measured with nvidia-smi --query-compute-apps after the load.
+  summary.placement = await waitUntil('a memory report with the loaded model measured', async () => {
+    const reports = (await statuses()).flatMap((e) => (e.kind === 'memory' ? [e.report] : []));
+    const report = reports.reverse().find((r) => r.footprints.some((f) => f.modelId === modelId && f.measured !== null));
+    return report === undefined ? undefined : { devices: report.devices, models: report.models, footprint: report.footprints.find((f) => f.modelId === modelId) };
+  }, 60_000).catch((err: unknown) => ({ error: (err as Error).message }));
+  save();
+
   const logs = (await readStream(redis, RedisKeys.logStream)).flatMap((e) => LogBatchSchema.parse(e).records);
   summary.cudaLogLines = logs
     .map((r) => `${r.modelId ?? '-'} ${r.level} ${r.message}`)

@@ -2,7 +2,7 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Server } from 'socket.io';
-import { PRESENCE_REFRESH_MS, RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
+import { JOB_TIMEOUT_MS, JobName, PRESENCE_REFRESH_MS, RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
 import { errorMeta, type Logger } from '@llamaproxy/shared/node';
 import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
@@ -48,6 +48,12 @@ import { StreamConsumer } from './repositories/stream-consumer.js';
 import { Broadcaster, type IoServer } from './services/broadcaster.js';
 import { DashboardState } from './services/dashboard-state.js';
 import { IngestService } from './services/ingest.service.js';
+import { PlacementRedis } from './repositories/placement-redis.js';
+import { PlacementSettingsRepository } from './repositories/placement-settings.repository.js';
+import { LastUsedFeed } from './services/last-used-feed.js';
+import { MemoryReports } from './services/memory-reports.js';
+import { OnDemandLoad } from './services/on-demand-load.js';
+import { PlacementSettingsService } from './services/placement-settings.service.js';
 
 export interface GatewayApp {
   readonly port: number;
@@ -73,6 +79,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let alerting: Alerting | null = null;
   let apiWriter: ApiActivityWriter | null = null;
   let upstream: LlamaUpstream | null = null;
+  let lastUsed: LastUsedFeed | null = null;
   const redisClients: Redis[] = [];
   let port = config.port;
 
@@ -133,6 +140,13 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       apiWriter = writer;
       const openai = new OpenAiProxy({ listModels: () => llama.listModels(), redis, limits: { modelConcurrency: config.api.modelConcurrency, modelsCacheMs: 1000 },
         onUnavailable: (err) => logger.warn('llama-server model list unavailable', { error: err.message }) });
+      // Memory-aware placement (#14): settings handed to supervisors, the recency feed, memory
+      // reports, and the /v1 load on demand (bound once the job service exists, below).
+      const placementRedis = new PlacementRedis(redis);
+      const memoryReports = new MemoryReports(state);
+      const lastUsedFeed = new LastUsedFeed({ write: (modelId, at) => placementRedis.raiseLastUsed(modelId, at), logger });
+      lastUsed = lastUsedFeed;
+      let onDemand: OnDemandLoad | null = null;
       // The kicker needs the Socket.IO server, which needs the HTTP app: it is bound below.
       let kick: (room: string) => void = () => undefined;
       const proxies = new ProxyTrust(config.auth.trustedProxies, config.auth.internalProxies);
@@ -168,6 +182,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           express.use('/v1', createOpenAiRouter({
             auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics, capture: captures,
             allowedOrigins: config.auth.allowedOrigins, bodyLimitBytes: config.api.maxBodyBytes, logger,
+            ensureLoaded: async (model) => onDemand?.ensureLoaded(model), markUsed: (model) => lastUsedFeed.touch(model),
           }));
           express.get('/metrics', (_req, res) => {
             void apiMetrics.text().then((text) => res.type('text/plain; version=0.0.4').send(text));
@@ -203,7 +218,14 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       audit = new AuditService(auditRepo, activity, logger, databaseCondition);
       const jobs = new JobService({ control, jobs: jobRepo, dashboard, broadcaster, feed, activity, logger });
       const presets = new PresetChanges({ dashboard, jobs, broadcaster, feed });
-      const snapshots = new SnapshotService({ dashboard, logs, broadcaster });
+      onDemand = new OnDemandLoad({
+        jobs, mode: () => memoryReports.mode(config.nodeId), status: (modelId, fresh) => openai.modelStatus(modelId, fresh), waitMs: JOB_TIMEOUT_MS[JobName.modelLoad], logger,
+      });
+      const placement = new PlacementSettingsService({
+        repo: new PlacementSettingsRepository(database), state, share: (settings) => placementRedis.shareSettings(settings),
+        broadcast: (doc) => broadcaster.broadcast('placement:updated', doc), logger,
+      });
+      const snapshots = new SnapshotService({ dashboard, logs, broadcaster, placement: { memory: () => memoryReports.all(), settings: () => placement.current() } });
       const alerts = createAlerting({
         config, db: database, redis, state, dashboard, logger,
         broadcast: { firing: (firing) => broadcaster.broadcast('alerts:firing', { firing }), delivery: (delivery) => broadcaster.broadcast('alerts:delivery', { delivery }) },
@@ -211,10 +233,11 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       alerting = alerts;
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
-        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity, captures,
+        users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity, captures, placement,
         ...alerts.handlers,
       });
       await shareSettings(redis, dashboard.settings());
+      await placement.shareStored();
       await control.init((update) => void jobs.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
 
       const handshake = createHandshake(auth, config);
@@ -242,6 +265,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         logger,
         offlineAfterMs: config.nodeOfflineAfterMs,
         readNodeModels: (nodeId) => readNodeModels(redis, nodeId),
+        memory: memoryReports,
       });
       consumer = new StreamConsumer(redisClient({ maxRetriesPerRequest: null }), [RedisKeys.statusStream, RedisKeys.logStream, RedisKeys.metricsStream], config.replicaId, logger, {
         onFailure: (err) => databaseCondition.failed(err, 'stream ingest') !== null,
@@ -323,6 +347,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       stopProxies();
       http?.close();
       apiWriter?.flush();
+      lastUsed?.close();
       upstream?.close();
       await consumer?.stop();
       if (io !== null) {

@@ -8,7 +8,9 @@ import type { SupervisorConfig } from './config.js';
 import { ControlHandler } from './handlers/control.handler.js';
 import { EventPublisher } from './repositories/event-publisher.js';
 import { probeLlamaBinary } from './repositories/llama-binary.js';
+import { InstanceMemory } from './repositories/instance-memory.js';
 import { LlamaPidFile } from './repositories/llama-pid-file.js';
+import { PlacementRedis } from './repositories/placement-redis.js';
 import { LlamaProcess, llamaEnv } from './repositories/llama-process.js';
 import { JsonFile, PresetFile } from './repositories/preset-file.js';
 import { CatalogueCacheFile } from './repositories/catalogue-cache-file.js';
@@ -18,6 +20,7 @@ import { CatalogueScanner } from './services/catalogue.js';
 import { parseLlamaHelp } from './services/llama-help.js';
 import { LlamaSupervisor } from './services/llama-supervisor.js';
 import { LogBatcher } from './services/log-batcher.js';
+import type { StoredFootprints } from './services/placement/placement-service.js';
 
 export interface SupervisorApp {
   supervisor: LlamaSupervisor;
@@ -39,6 +42,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
         batcher.add({ ts: Date.now(), level, source: 'supervisor', nodeId: config.nodeId, modelId, message: message.slice(0, 16_000) }),
     }),
   );
+  const placementRedis = new PlacementRedis(redis, logger);
   let worker: Worker | null = null;
   let supervisor: LlamaSupervisor | null = null;
   let republishTimer: NodeJS.Timeout | null = null;
@@ -51,6 +55,9 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       return;
     }
     publisher.republish(sup.status, full).catch((err: unknown) => logger.debug('cannot republish state', errorMeta(err)));
+    if (sup.placement !== null) {
+      publish({ kind: 'memory', nodeId: config.nodeId, report: sup.placement.report() });
+    }
   };
   let connectedOnce = false;
   redis.on('ready', () => {
@@ -132,6 +139,19 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
           appliedConfig: new JsonFile<ServerConfig>(config.appliedConfigPath),
           args,
           guard,
+          placement: {
+            options: {
+              mode: config.placement.mode,
+              ramBudgetBytes: config.placement.ramBudgetBytes,
+              ramReserveBytes: config.placement.ramReserveBytes,
+              gpuReserveBytes: config.placement.gpuReserveBytes,
+              inFlightWaitMs: config.placement.inFlightWaitMs,
+              idleCheckMs: config.placement.idleCheckMs,
+            },
+            memory: new InstanceMemory(),
+            redis: placementRedis,
+            store: new JsonFile<StoredFootprints>(config.placement.footprintsPath),
+          },
         },
       );
       supervisor = sup;
@@ -141,6 +161,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       sup.on('catalogue', (catalogue) => publish({ kind: 'catalogue', nodeId: config.nodeId, catalogue }));
       sup.on('catalogueEntries', (entries) => publish({ kind: 'catalogue-entries', nodeId: config.nodeId, entries }));
       sup.on('log', (record) => batcher.add(record));
+      sup.on('memory', (report) => publish({ kind: 'memory', nodeId: config.nodeId, report }));
       if (args !== null) {
         publish({ kind: 'args', nodeId: config.nodeId, catalogue: args });
       }
@@ -190,6 +211,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       }
       // 2. Stop llama-server (SIGTERM, SIGKILL after the grace period).
       await supervisor?.close();
+      await placementRedis.close();
       // 3. Hand over the last logs and the final status, then close Redis.
       await batcher.flush();
       await publisher.flush().catch(() => undefined);

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, type ServerConfig } from '@llamaproxy/shared';
+import { extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, PlacementModeSchema, type PlacementMode, type ServerConfig } from '@llamaproxy/shared';
+import { parseByteSize } from './services/placement/device-budget.js';
 import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 /** Environment of the supervisor. The compose file and `npm run dev` set the same keys. */
@@ -55,7 +56,36 @@ const EnvSchema = z.object({
   WORKER_CONCURRENCY: envInt(4, 1, 64),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** `memory` (default): place models by footprint and budget; `count`: llama.cpp's `--models-max` LRU. */
+  PLACEMENT: PlacementModeSchema.default('memory'),
+  /** Kept free on every GPU (bytes, or with a unit: `512MiB`, `1G`). */
+  GPU_MEMORY_RESERVE: envByteSize('512MiB'),
+  /** What models may use of the host's RAM; empty = total − RAM_RESERVE. */
+  RAM_BUDGET: envByteSize(''),
+  RAM_RESERVE: envByteSize('1GiB'),
+  /** How long a load waits for a model it must evict to finish its requests. */
+  PLACEMENT_INFLIGHT_WAIT_MS: envInt(120_000, 0),
+  /** How often idle models are looked for (their TTL is checked). */
+  PLACEMENT_CHECK_INTERVAL_MS: envInt(1000, 50),
 });
+
+/** A byte size from the environment (see parseByteSize); empty = null. */
+function envByteSize(defaultValue: string) {
+  return z
+    .string()
+    .default(defaultValue)
+    .transform((v, ctx) => {
+      if (v.trim() === '') {
+        return null;
+      }
+      const bytes = parseByteSize(v);
+      if (bytes === null) {
+        ctx.addIssue({ code: 'custom', message: 'expected bytes, or a number with a unit such as 512MiB or 8G' });
+        return z.NEVER;
+      }
+      return bytes;
+    });
+}
 
 export interface SupervisorConfig {
   redisUrl: string;
@@ -82,6 +112,17 @@ export interface SupervisorConfig {
   logBatchMs: number;
   workerConcurrency: number;
   log: { level: string; format: 'json' | 'pretty' | undefined };
+  /** Memory-aware placement (issue #14). Bytes and ms. */
+  placement: {
+    mode: PlacementMode;
+    gpuReserveBytes: number;
+    ramBudgetBytes: number | null;
+    ramReserveBytes: number;
+    inFlightWaitMs: number;
+    idleCheckMs: number;
+    /** Measured footprints, kept across restarts. */
+    footprintsPath: string;
+  };
 }
 
 /**
@@ -128,5 +169,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SupervisorConf
     logBatchMs: e.LOG_BATCH_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    placement: {
+      mode: e.PLACEMENT,
+      gpuReserveBytes: e.GPU_MEMORY_RESERVE ?? 0,
+      ramBudgetBytes: e.RAM_BUDGET,
+      ramReserveBytes: e.RAM_RESERVE ?? 0,
+      inFlightWaitMs: e.PLACEMENT_INFLIGHT_WAIT_MS,
+      idleCheckMs: e.PLACEMENT_CHECK_INTERVAL_MS,
+      footprintsPath: join(dataDir, 'footprints.json'),
+    },
   };
 }

@@ -105,6 +105,8 @@ describe('supervisor', () => {
       SUPERVISOR_DATA_DIR: join(dir, 'data'),
       LLAMA_PORT: String(port),
       LLAMA_MODELS_MAX: '1',
+      // llama.cpp's own count-based LRU (placement's memory mode has its own test).
+      PLACEMENT: 'count',
       LLAMA_CTX_SIZE: '512',
       LLAMA_MODELS_AUTOLOAD: 'false',
       RESTART_BACKOFF_MIN_MS: '200',

@@ -2,6 +2,7 @@
  * The commands every page has: navigation, llama-server control, models, theme, help. Commands
  * that send a request are listed only for roles that may send it (`can`, from the shared table).
  */
+import type { ModelView } from '@llamaproxy/shared';
 import type { Command } from './core/commands.js';
 import { attempt, runJob } from './core/actions.js';
 import { sendRevisioned } from './core/conflict.js';
@@ -51,6 +52,17 @@ export function serverCommands(ctx: AppContext): () => Command[] {
   return () => all.filter((c) => can(ctx.store.get('identity'), c.event)).map((c) => c.command);
 }
 
+/**
+ * Loads a model once the user has seen which models the load would unload (placement, #14). The
+ * preview needs the shared package's runtime (zod), so it is imported on first use.
+ */
+async function loadAfterPreview(ctx: AppContext, model: ModelView): Promise<void> {
+  const { confirmLoad } = await import('./pages/models/load-confirm.js');
+  if (await confirmLoad(ctx, model)) {
+    await runJob(ctx, `Load ${model.id}`, () => ctx.store.request('models:load', { modelId: model.id }));
+  }
+}
+
 /** One load or unload command per model, listed fresh each time the palette opens. */
 export function modelCommands(ctx: AppContext): () => Command[] {
   return () => {
@@ -60,7 +72,7 @@ export function modelCommands(ctx: AppContext): () => Command[] {
         return [{ id: `unload:${m.id}`, title: `Unload ${m.id}`, group: 'Models', run: () => void runJob(ctx, `Unload ${m.id}`, () => ctx.store.request('models:unload', { modelId: m.id })) }];
       }
       if (m.valid && m.state.status !== 'loading' && m.state.status !== 'loaded' && m.state.status !== 'sleeping' && can(identity, 'models:load')) {
-        return [{ id: `load:${m.id}`, title: `Load ${m.id}`, group: 'Models', run: () => void runJob(ctx, `Load ${m.id}`, () => ctx.store.request('models:load', { modelId: m.id })) }];
+        return [{ id: `load:${m.id}`, title: `Load ${m.id}`, group: 'Models', run: () => void loadAfterPreview(ctx, m) }];
       }
       return [];
     });

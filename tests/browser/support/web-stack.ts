@@ -28,6 +28,8 @@ export interface WebStackOptions {
    * cookie once a user exists.
    */
   authMode?: 'none' | 'local';
+  /** Extra environment of the supervisor (PLACEMENT, RAM_BUDGET, ...). */
+  supervisorEnv?: Record<string, string>;
 }
 
 /** The JSON log line the gateway writes in `local` mode while no user exists. */
@@ -106,7 +108,7 @@ export class WebStack {
       LLAMA_CTX_SIZE: '512',
       LLAMA_MODELS_AUTOLOAD: 'false',
     };
-    this.supervisor = startService('supervisor', { ...common, LLAMA_SERVER_BIN: this.options.llamaServerBin, SUPERVISOR_DATA_DIR: join(this.dir, 'supervisor') });
+    this.supervisor = startService('supervisor', { ...common, LLAMA_SERVER_BIN: this.options.llamaServerBin, SUPERVISOR_DATA_DIR: join(this.dir, 'supervisor'), ...this.options.supervisorEnv });
     const authMode = this.options.authMode ?? 'none';
     this.gateway = startService('gateway', { ...common, DATA_DIR: gatewayDir, GATEWAY_PORT: String(gatewayPort), GATEWAY_HOST: '127.0.0.1', AUTH_MODE: authMode });
     if (authMode === 'local') {

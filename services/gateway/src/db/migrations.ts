@@ -330,4 +330,22 @@ export const MIGRATIONS: readonly string[] = [
     response_truncated INTEGER NOT NULL
   );
   `,
+  /* 10: memory-aware placement (#14): per-model pin / idle TTL / load on start-up, and the default TTL */ `
+  -- One row per model with settings of its own; a model without a row has the defaults
+  -- (not pinned, the default TTL, not loaded on start-up). ttl_seconds NULL = the default TTL.
+  CREATE TABLE placement_models (
+    model_id TEXT PRIMARY KEY,
+    pinned INTEGER NOT NULL,
+    ttl_seconds INTEGER,
+    load_on_startup INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- The global idle TTL in seconds (0 = never); no row = 0.
+  CREATE TABLE placement_defaults (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    default_ttl_seconds INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  );
+  `,
 ];

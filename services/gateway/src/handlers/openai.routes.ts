@@ -26,6 +26,13 @@ export interface OpenAiRouterDeps {
   allowedOrigins: readonly string[];
   bodyLimitBytes: number;
   logger: Logger;
+  /**
+   * Memory-aware placement (#14): resolves once the model can be served (loads it on demand
+   * through the supervisor) or throws an ApiError; absent = forward at once.
+   */
+  ensureLoaded?: (model: string) => Promise<void>;
+  /** Placement's recency feed: marks a model as really used (returns at once). */
+  markUsed?: (model: string) => void;
 }
 
 /** Response headers passed from the router to the client (hop-by-hop ones are not). */
@@ -188,9 +195,24 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
     const admission = await proxy.admit(trace.principal, trace.model);
     let tokens = 0;
     try {
+      deps.markUsed?.(trace.model);
+      await ensureLoaded(trace);
+      if (req.socket.destroyed) {
+        // The caller left while the model loaded: nothing to forward.
+        record(trace, 499, { error: 'client_closed_request' });
+        return;
+      }
       tokens = await stream(req, res, trace, body);
     } finally {
       admission.release(tokens);
+      deps.markUsed?.(trace.model);
+    }
+  };
+
+  /** Placement's step before forwarding: the model is loaded (on demand) or the request fails. */
+  const ensureLoaded = async (trace: Trace): Promise<void> => {
+    if (deps.ensureLoaded !== undefined && trace.model !== null) {
+      await deps.ensureLoaded(trace.model);
     }
   };
 

@@ -12,6 +12,8 @@ import type { JobService } from '../services/job.service.js';
 import type { PresetChanges } from '../services/preset-changes.js';
 import type { SnapshotService } from '../services/snapshot.service.js';
 import type { UsersService } from '../services/users.service.js';
+import type { PlacementSettingsService } from '../services/placement-settings.service.js';
+import { createPlacementHandlers } from './placement.handlers.js';
 import { createActivityHandlers } from './activity.handlers.js';
 import { createAlertHandlers, type AlertHandlerDeps } from './alerts.handlers.js';
 import { createApiKeyHandlers } from './apikeys.handlers.js';
@@ -42,6 +44,7 @@ export interface RequestHandlerDeps extends AlertHandlerDeps {
   apiKeys: ApiKeysService;
   apiActivity: ApiActivityRepository;
   captures: CaptureRepository;
+  placement: PlacementSettingsService;
 }
 
 /** Every request event's handler, one module per domain. */
@@ -58,5 +61,6 @@ export function createRequestHandlers(deps: RequestHandlerDeps): Handlers {
     ...createAuditHandlers(deps),
     ...createApiKeyHandlers(deps),
     ...createActivityHandlers(deps),
+    ...createPlacementHandlers(deps),
   };
 }

@@ -3,9 +3,9 @@ import { ModelStateSchema, NODE_MODELS_DIGEST_FIELD, NodeRedisKeys, RedisKeys, S
 
 /**
  * What a supervisor node last reported, read back from its snapshot hash (RedisKeys.nodeSnapshot)
- * and models hash (NodeRedisKeys.models): catalogue, model states, llama-server status and
- * argument catalogue, as status events in that order. Fields that are missing or do not parse are
- * left out. Throws when Redis cannot be reached.
+ * and models hash (NodeRedisKeys.models): catalogue, model states, llama-server status, argument
+ * catalogue and memory report (placement), as status events in that order. Fields that are missing
+ * or do not parse are left out. Throws when Redis cannot be reached.
  */
 export async function readNodeSnapshot(redis: Redis, nodeId: string): Promise<StatusEvent[]> {
   const hash = await redis.hgetall(RedisKeys.nodeSnapshot(nodeId));
@@ -23,6 +23,7 @@ export async function readNodeSnapshot(redis: Redis, nodeId: string): Promise<St
   }
   event('llama');
   event('args');
+  event('memory');
   return events;
 }
 

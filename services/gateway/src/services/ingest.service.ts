@@ -11,6 +11,7 @@ import {
   type ModelState,
   type NodeView,
   type StatusEvent,
+  type MemoryReport,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import { z } from 'zod';
@@ -23,6 +24,7 @@ import type { StreamEntry } from '../repositories/stream-consumer.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
 import type { ModelFeed } from './model-feed.js';
+import type { MemoryReports } from './memory-reports.js';
 
 export interface IngestDeps {
   db: Db;
@@ -42,6 +44,8 @@ export interface IngestDeps {
    * a heartbeat whose digest differs from what is stored. Without it such a heartbeat is only logged.
    */
   readNodeModels?: (nodeId: string) => Promise<{ models: ModelState[]; digest: string | null }>;
+  /** Placement's memory reports (#14); without it they are ignored. */
+  memory?: MemoryReports;
 }
 
 /** Metadata key of the digest of a node's model states as stored here (see the `state` heartbeat). */
@@ -55,7 +59,8 @@ type StatusChange =
   | { kind: 'list' }
   | { kind: 'node'; node: NodeView }
   /** The node's heartbeat digest differs from what is stored: read its model states again. */
-  | { kind: 'resync'; nodeId: string; digest: string };
+  | { kind: 'resync'; nodeId: string; digest: string }
+  | { kind: 'memory'; report: MemoryReport };
 
 /**
  * Stores what the services report (one transaction per batch of stream entries, each entry at
@@ -187,6 +192,12 @@ export class IngestService {
         }
         break;
       }
+      case 'memory':
+        // Placement's memory report: kept for the snapshot, broadcast when it changed.
+        if (this.deps.memory?.store(event.report) === true) {
+          changes.push({ kind: 'memory', report: event.report });
+        }
+        break;
     }
     return changes;
   }
@@ -239,6 +250,8 @@ export class IngestService {
         })));
       }
     }
+    // Memory reports are coalesced: only each node's newest of the batch is sent.
+    const newestMemory = new Map(changes.flatMap((c) => (c.kind === 'memory' ? [[c.report.nodeId, c] as const] : [])));
     for (const change of changes) {
       switch (change.kind) {
         case 'llama':
@@ -256,6 +269,11 @@ export class IngestService {
           break;
         case 'node':
           await broadcaster.broadcast('nodes:status', { node: change.node });
+          break;
+        case 'memory':
+          if (newestMemory.get(change.report.nodeId) === change) {
+            await broadcaster.broadcast('memory:update', { report: change.report });
+          }
           break;
         case 'resync':
           break;

@@ -48,6 +48,8 @@ export class JobService {
   private readonly log: Logger;
   /** Jobs this replica queued and still follows, for progress relays. */
   private readonly following = new Map<string, JobRef>();
+  /** Callers waiting for a job's outcome (`outcome()`), by job id. */
+  private readonly waiters = new Map<string, Set<(outcome: JobOutcome) => void>>();
 
   constructor(deps: JobServiceDeps) {
     this.deps = deps;
@@ -97,8 +99,53 @@ export class JobService {
     }
     const outcome: JobOutcome =
       update.state === 'completed' ? { state: 'completed', result: update.result } : { state: 'failed', error: update.error ?? { code: ErrorCode.JOB_FAILED, message: 'job failed' } };
+    // Every replica hears every outcome: its own waiters learn it even when another stores it.
+    this.settleWaiters(update.jobId, outcome);
     await this.finish(update.jobId, outcome);
   };
+
+  /**
+   * Waits for a job's outcome (any replica may have queued it), at most `timeoutMs`: then it
+   * resolves as failed with TIMEOUT (the job itself goes on). A job that already ended resolves
+   * at once with its outcome, read from the queue. Never rejects.
+   */
+  outcome(jobId: string, timeoutMs: number): Promise<JobOutcome> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(jobId);
+      if (set === undefined) {
+        set = new Set();
+        this.waiters.set(jobId, set);
+      }
+      const waiters = set;
+      const done = (outcome: JobOutcome): void => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0 && this.waiters.get(jobId) === waiters) {
+          this.waiters.delete(jobId);
+        }
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => done({ state: 'failed', error: { code: ErrorCode.TIMEOUT, message: `no outcome within ${Math.round(timeoutMs / 1000)} s` } }), timeoutMs);
+      waiters.add(done);
+      // It may have ended before this caller listened.
+      this.deps.control.state(jobId).then(
+        (current) => {
+          if (current.state === 'completed') {
+            done({ state: 'completed', result: current.result });
+          } else if (current.state === 'failed') {
+            done({ state: 'failed', error: current.error });
+          }
+        },
+        () => undefined,
+      );
+    });
+  }
+
+  private settleWaiters(jobId: string, outcome: JobOutcome): void {
+    for (const done of [...(this.waiters.get(jobId) ?? [])]) {
+      done(outcome);
+    }
+  }
 
   /**
    * Stores a job's outcome and applies it, once across replicas. False when it was stored
@@ -106,6 +153,7 @@ export class JobService {
    */
   async finish(jobId: string, outcome: JobOutcome, now = Date.now()): Promise<boolean> {
     this.following.delete(jobId);
+    this.settleWaiters(jobId, outcome);
     const { jobs, broadcaster, activity } = this.deps;
     if (!jobs.finish(jobId, outcome, now)) {
       return false;

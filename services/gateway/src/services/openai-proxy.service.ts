@@ -128,6 +128,11 @@ export class OpenAiProxy {
     };
   }
 
+  /** The router's status of `model` (`loaded`, `unloaded`, ...), from the cached list unless `fresh`; null when it does not list it. */
+  async modelStatus(model: string, fresh = false): Promise<string | null> {
+    return (await this.routerModels(fresh)).find((m) => m.id === model)?.status ?? null;
+  }
+
   /** Requests now waiting or running for a model on this replica. */
   inFlightFor(model: string): number {
     return this.slots.heldHere(model);

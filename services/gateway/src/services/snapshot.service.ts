@@ -1,4 +1,4 @@
-import { MODEL_FIRST_PAGE, type ConnectionIdentity, type Cursors, type Snapshot } from '@llamaproxy/shared';
+import { MODEL_FIRST_PAGE, type ConnectionIdentity, type Cursors, type MemoryReport, type PlacementSettingsDoc, type Snapshot } from '@llamaproxy/shared';
 import type { LogRepository } from '../repositories/log.repository.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { DashboardState } from './dashboard-state.js';
@@ -15,7 +15,13 @@ const FRESH_LOG_LIMIT = 200;
  * the list afresh the same way).
  */
 export class SnapshotService {
-  private readonly deps: { dashboard: DashboardState; logs: LogRepository; broadcaster: Broadcaster };
+  private readonly deps: {
+    dashboard: DashboardState;
+    logs: LogRepository;
+    broadcaster: Broadcaster;
+    /** Placement (#14): each node's newest memory report and the settings document. */
+    placement?: { memory: () => MemoryReport[]; settings: () => PlacementSettingsDoc };
+  };
 
   constructor(deps: SnapshotService['deps']) {
     this.deps = deps;
@@ -55,6 +61,7 @@ export class SnapshotService {
       logs,
       logsTruncated,
       cursors: { logId, eventSeq },
+      ...(this.deps.placement === undefined ? {} : { memory: this.deps.placement.memory(), placement: this.deps.placement.settings() }),
     };
   }
 }

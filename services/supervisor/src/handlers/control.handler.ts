@@ -26,6 +26,8 @@ const UNRECOVERABLE = new Set<string>([
   ErrorCode.ARG_NOT_ALLOWED,
   // An attempt that ran out of time would only run out of time again.
   ErrorCode.TIMEOUT,
+  // The caller is told at once what holds the memory; a retry would evict nothing more.
+  ErrorCode.INSUFFICIENT_MEMORY,
 ]);
 
 /** Documents applied in revision order. */

@@ -157,6 +157,7 @@ export class EventPublisher {
         pipeline.hset(snapshotKey, event.kind, payload);
         break;
       case 'llama':
+      case 'memory':
         pipeline.hset(snapshotKey, event.kind, payload);
         break;
       case 'state':

@@ -93,6 +93,16 @@ export class RouterClient {
   }
 
   /**
+   * Requests a model instance is processing now: `GET /slots?model=<id>` (the router passes it to
+   * the instance; `autoload=false`, so asking never loads a model), counting `is_processing`.
+   */
+  async inFlight(modelId: string): Promise<number> {
+    const body = await this.request('GET', `/slots?model=${encodeURIComponent(modelId)}&autoload=false`);
+    const slots = z.array(z.looseObject({ is_processing: z.boolean().optional() })).safeParse(body);
+    return slots.success ? slots.data.filter((s) => s.is_processing === true).length : 0;
+  }
+
+  /**
    * Streams `/models/sse` until the signal aborts or the server closes the stream.
    * `onOpen` runs once the stream is established (reconcile with /models after that).
    */

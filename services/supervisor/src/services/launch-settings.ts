@@ -4,6 +4,7 @@ import {
   formatArgPolicyProblem,
   ServerConfigSchema,
   type LlamaStatus,
+  type PlacementMode,
   type PresetDocument,
   type ServerConfig,
 } from '@llamaproxy/shared';
@@ -26,6 +27,8 @@ export interface LaunchSettingsDeps {
   router: Pick<RouterSync, 'reload'>;
   catalogue: Pick<CatalogueService, 'modelIds'>;
   logger: Logger;
+  /** `memory`: the router's own autoload and count limit are off (see buildRouterArgs). Default `count`. */
+  placementMode?: PlacementMode;
 }
 
 /**
@@ -77,7 +80,7 @@ export class LaunchSettings {
     this.deps.guard.checkExtraArgs(this.config.extraArgs);
     this.deps.guard.checkPreset(await this.readPreset());
     return {
-      args: buildRouterArgs(this.config, this.deps.presets.path),
+      args: buildRouterArgs(this.config, this.deps.presets.path, this.deps.placementMode),
       url: `http://${connectHost(this.config.host)}:${this.config.port}`,
     };
   }

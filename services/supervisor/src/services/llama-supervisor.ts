@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Catalogue, CatalogueEntry, LlamaArgCatalogue, LlamaStatus, LogRecord, ModelState, PresetDocument, ServerConfig } from '@llamaproxy/shared';
+import { join } from 'node:path';
+import type { Catalogue, CatalogueEntry, FootprintSettings, LlamaArgCatalogue, LlamaStatus, LogRecord, MemoryReport, ModelState, PresetDocument, ServerConfig } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import type { JsonFile, PresetFile } from '../repositories/preset-file.js';
 import type { ArgGuard } from './arg-guard.js';
@@ -11,6 +12,11 @@ import { LlamaOutput } from './llama-output.js';
 import { ModelControl } from './model-control.js';
 import { ModelStates } from './model-states.js';
 import { RouterSync } from './router-sync.js';
+import { readGguf } from '../gguf/gguf-reader.js';
+import type { InstanceMemory } from '../repositories/instance-memory.js';
+import type { PlacementRedis } from '../repositories/placement-redis.js';
+import { footprintSettingsFrom, modelShape, type ModelShape } from './placement/footprint-estimator.js';
+import { PlacementService, type PlacementOptions, type StoredFootprints } from './placement/placement-service.js';
 import { systemClock, type Clock, type ManagedProcess, type RouterApi } from './supervisor-ports.js';
 
 export interface SupervisorOptions {
@@ -36,6 +42,13 @@ export interface SupervisorDeps {
   /** The flag policy, enforced before the preset file is written and before llama-server starts. */
   guard: ArgGuard;
   clock?: Clock;
+  /** Memory-aware placement (issue #14); without it, loads go straight to the router. */
+  placement?: {
+    options: Omit<PlacementOptions, 'nodeId'>;
+    memory: Pick<InstanceMemory, 'ramTotalBytes' | 'gpus' | 'gpuProcesses' | 'instancePid' | 'rssBytes'>;
+    redis: Pick<PlacementRedis, 'watchSettings' | 'lastUsed'>;
+    store: { read(): Promise<unknown>; write(value: StoredFootprints): Promise<void> };
+  };
 }
 
 interface SupervisorEvents {
@@ -47,6 +60,7 @@ interface SupervisorEvents {
   /** Entries of the first catalogue scan as they are read. */
   catalogueEntries: [entries: CatalogueEntry[]];
   log: [record: LogRecord];
+  memory: [report: MemoryReport];
 }
 
 /**
@@ -65,13 +79,17 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   private readonly catalogue: CatalogueService;
   private readonly settings: LaunchSettings;
   private readonly control: ModelControl;
+  private readonly presets: Pick<PresetFile, 'read'>;
   private readonly log: Logger;
   private firstScan: Promise<void> = Promise.resolve();
+  /** Memory-aware placement, when configured. */
+  readonly placement: PlacementService | null;
 
   constructor(config: ServerConfig, options: SupervisorOptions, deps: SupervisorDeps) {
     super();
     const { logger } = deps;
     const clock = deps.clock ?? systemClock;
+    this.presets = deps.presets;
     this.log = logger.child({ module: 'supervisor' });
     this.argsCatalogue = deps.args;
     this.models = new ModelStates((modelId, exitCode) => this.output.explainExit(modelId, exitCode));
@@ -89,20 +107,54 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       router: this.sync,
       catalogue: this.catalogue,
       logger,
+      placementMode: deps.placement?.options.mode,
     });
     this.lifecycle = new LlamaLifecycle(
       { nodeId: options.nodeId, startTimeoutMs: options.startTimeoutMs, stopGraceMs: options.stopGraceMs, backoff: options.backoff },
       { plan: () => this.settings.plan(), spawn: deps.spawn, connect: deps.connect, output: this.output, sync: this.sync, models: this.models, clock, logger },
     );
+    const placement = deps.placement;
+    this.placement =
+      placement === undefined
+        ? null
+        : new PlacementService(
+            { ...placement.options, nodeId: options.nodeId },
+            {
+              models: this.models,
+              router: this.lifecycle,
+              memory: placement.memory,
+              redis: placement.redis,
+              store: placement.store,
+              shape: (modelId) => this.modelShape(modelId),
+              footprintSettings: (modelId) => this.footprintSettings(modelId, deps.presets),
+              unload: (modelId) => this.control.unloadModel(modelId),
+              load: (modelId) => this.control.loadModel(modelId, () => undefined),
+              clock,
+              logger,
+            },
+          );
     this.control = new ModelControl(
       { modelsDir: config.modelsDir, loadTimeoutMs: options.loadTimeoutMs, unloadTimeoutMs: options.stopGraceMs + 30_000 },
-      { models: this.models, router: this.lifecycle, catalogue: this.catalogue, output: this.output, clock },
+      { models: this.models, router: this.lifecycle, catalogue: this.catalogue, output: this.output, clock, placement: this.placement ?? undefined },
     );
+    this.placement?.on('report', (report) => this.emit('memory', report));
     this.models.on('change', (state) => this.emit('model', state));
     this.models.on('remove', (modelId) => this.emit('modelRemoved', modelId));
     this.output.on('log', (record) => this.emit('log', record));
-    this.lifecycle.on('status', (status) => this.emit('status', status));
-    this.catalogue.on('catalogue', (catalogue) => this.emit('catalogue', catalogue));
+    let wasRunning = false;
+    this.lifecycle.on('status', (status) => {
+      this.emit('status', status);
+      // Start-up models, each time llama-server (re)starts.
+      const running = status.state === 'running';
+      if (running && !wasRunning && this.placement !== null) {
+        void this.placement.loadStartupModels();
+      }
+      wasRunning = running;
+    });
+    this.catalogue.on('catalogue', (catalogue) => {
+      this.emit('catalogue', catalogue);
+      this.placement?.estimateInBackground(catalogue.entries.filter((e) => e.valid).map((e) => e.id));
+    });
     this.catalogue.on('entries', (entries) => this.emit('catalogueEntries', entries));
   }
 
@@ -125,6 +177,17 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
   /** Loads the persisted configuration. */
   async init(): Promise<void> {
     await this.settings.load();
+    await this.placement?.start();
+    if (this.placement?.mode === 'memory') {
+      // The router loads these itself when it starts, past placement's budget.
+      const preset = await this.presets.read().catch(() => null);
+      const startup = (preset?.sections ?? []).filter((s) => /^(1|true|on|yes)$/i.test(s.values['load-on-startup'] ?? '')).map((s) => s.name);
+      if (startup.length > 0 || /^(1|true|on|yes)$/i.test(preset?.global['load-on-startup'] ?? '')) {
+        this.log.warn('the preset marks models load-on-startup: llama-server loads them itself, outside the memory budget; use the placement setting "load on start-up" instead', {
+          models: startup.join(', ') || '*',
+        });
+      }
+    }
   }
 
   /**
@@ -134,6 +197,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
    * taken. `scanned` resolves when the first scan is done (or failed, which is logged).
    */
   watchCatalogue(): void {
+    // Placement estimates footprints from the 'catalogue' event the scan ends with.
     this.firstScan = this.catalogue.watch().catch((err: unknown) => {
       this.log.error('catalogue scan failed', { error: (err as Error).message });
     });
@@ -158,6 +222,7 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
 
   /** Stops llama-server for good (shutdown). */
   async close(): Promise<void> {
+    this.placement?.close();
     this.catalogue.close();
     await this.lifecycle.close();
   }
@@ -180,5 +245,27 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
 
   unloadModel(modelId: string): Promise<ModelState> {
     return this.control.unloadModel(modelId);
+  }
+
+  /** The model's shape from the GGUF header(s) of its catalogue entry (every shard; not the mmproj). */
+  private async modelShape(modelId: string): Promise<ModelShape | null> {
+    const entry = this.catalogue.current?.entries.find((e) => e.id === modelId);
+    if (entry === undefined || !entry.valid) {
+      return null;
+    }
+    const shards = entry.files.filter((f) => f !== entry.path && f !== entry.mmproj && f !== entry.draft && f.toLowerCase().endsWith('.gguf'));
+    const files = await Promise.all([entry.path, ...shards].map((f) => readGguf(join(this.settings.current.modelsDir, f))));
+    return modelShape(files);
+  }
+
+  /** The settings an instance of `modelId` starts with: configuration, extra arguments, then the preset. */
+  private async footprintSettings(modelId: string, presets: Pick<PresetFile, 'read'>): Promise<FootprintSettings> {
+    const config = this.settings.current;
+    const preset = await presets.read().catch(() => null);
+    return footprintSettingsFrom(
+      { ctxSize: config.ctxSize, parallel: config.parallel, cacheTypeK: 'f16', cacheTypeV: 'f16', gpuLayers: config.gpuLayers },
+      [config.extraArgs],
+      [preset?.global, preset?.sections.find((section) => section.name === modelId)?.values],
+    );
   }
 }

@@ -3,6 +3,7 @@ import type { CatalogueService } from './catalogue-service.js';
 import type { LlamaLifecycle } from './llama-lifecycle.js';
 import type { LlamaOutput } from './llama-output.js';
 import type { ModelStates } from './model-states.js';
+import type { LoadTicket } from './placement/placement-service.js';
 import type { Clock, RouterApi } from './supervisor-ports.js';
 
 export interface ModelControlOptions {
@@ -24,6 +25,8 @@ export interface ModelControlDeps {
   catalogue: Pick<CatalogueService, 'has'>;
   output: Pick<LlamaOutput, 'clearModel'>;
   clock: Clock;
+  /** Memory-aware placement: makes room before a load (or refuses it with INSUFFICIENT_MEMORY). */
+  placement?: { beforeLoad(modelId: string): Promise<LoadTicket> };
 }
 
 const isSettledLoad = (s: ModelState): boolean => s.status === 'loaded' || s.status === 'sleeping' || s.status === 'error';
@@ -63,8 +66,10 @@ export class ModelControl {
       }
     };
     models.on('change', listener);
+    let ticket: LoadTicket | undefined;
     try {
       if (current?.status !== 'loading') {
+        ticket = await this.deps.placement?.beforeLoad(modelId);
         await this.requestLoad(client, modelId);
       }
       const final = await models.waitFor(modelId, isSettledLoad, this.options.loadTimeoutMs);
@@ -73,6 +78,7 @@ export class ModelControl {
       }
       return final;
     } finally {
+      ticket?.settled();
       models.off('change', listener);
     }
   }

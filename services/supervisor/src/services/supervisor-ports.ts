@@ -7,7 +7,7 @@ import type { RouterClient } from '../repositories/router-client.js';
  */
 
 /** What the parts ask of llama-server's router API (implemented by `RouterClient`). */
-export type RouterApi = Pick<RouterClient, 'health' | 'listModels' | 'load' | 'unload' | 'streamEvents'>;
+export type RouterApi = Pick<RouterClient, 'health' | 'listModels' | 'load' | 'unload' | 'streamEvents' | 'inFlight'>;
 
 /** One running llama-server process (implemented by `LlamaProcess`). */
 export interface ManagedProcess {

@@ -91,5 +91,7 @@ export const REQUEST_ROLES: { readonly [E in Shared.RequestEvent]: (typeof Share
   'alerts:rules:delete': 'admin',
   'alerts:rules:silence': 'admin',
   'alerts:history': 'admin',
+  'placement:get': 'viewer',
+  'placement:update': 'operator',
   'snapshot:get': 'viewer',
 };

@@ -2,7 +2,7 @@
  * Pure functions that turn snapshots and broadcasts into state changes. Each returns only the
  * keys that changed, so the StateManager notifies exactly their subscribers.
  */
-import type { ConnectionIdentity, DocumentRevisions, LlamaStatus, LogEntry, MetricsSample, ModelState, ModelView, NodeView, Snapshot } from '@llamaproxy/shared';
+import type { ConnectionIdentity, DocumentRevisions, LlamaStatus, LogEntry, MemoryReport, MetricsSample, ModelState, ModelView, NodeView, Snapshot } from '@llamaproxy/shared';
 import type { AnyBroadcast } from './transport.js';
 import type { AppState, JobState } from './state.js';
 import { LIMITS } from './state.js';
@@ -83,6 +83,12 @@ export function snapshotPatch(state: AppState, snapshot: Snapshot, resume: boole
     skipped: snapshot.skipped,
     logs,
   };
+  if (snapshot.memory !== undefined) {
+    patch.memory = snapshot.memory;
+  }
+  if (snapshot.placement !== undefined) {
+    patch.placement = snapshot.placement;
+  }
   if (snapshot.metrics !== null) {
     patch.metrics = snapshot.metrics;
     patch.recentMetrics = appendSample(state.recentMetrics, snapshot.metrics);
@@ -98,6 +104,15 @@ export function withRevision(revisions: DocumentRevisions | null, document: keyo
 /** The node list with one node's liveness replaced or added, by id. */
 export function upsertNode(nodes: NodeView[], node: NodeView): NodeView[] {
   return nodes.some((n) => n.nodeId === node.nodeId) ? nodes.map((n) => (n.nodeId === node.nodeId ? node : n)) : [...nodes, node];
+}
+
+/** The reports with one node's replaced or added (`memory:update`), by node id; an older report is ignored. */
+export function upsertMemoryReport(reports: readonly MemoryReport[], report: MemoryReport): MemoryReport[] {
+  const before = reports.find((r) => r.nodeId === report.nodeId);
+  if (before !== undefined && before.sentAt > report.sentAt) {
+    return reports as MemoryReport[];
+  }
+  return [...reports.filter((r) => r.nodeId !== report.nodeId), report].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
 }
 
 /** True when both say the same user with the same role (so views are not told of a change). */
@@ -148,5 +163,9 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { alertDelivery: envelope.data.delivery };
     case 'activity:new':
       return { activityNew: envelope.data.records };
+    case 'memory:update':
+      return { memory: upsertMemoryReport(state.memory, envelope.data.report) };
+    case 'placement:updated':
+      return { placement: envelope.data };
   }
 }

@@ -14,6 +14,8 @@ import type {
   SkippedFile,
   PresetDocument,
   ServerConfig,
+  MemoryReport,
+  PlacementSettingsDoc,
 } from '@llamaproxy/shared';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -69,6 +71,10 @@ export interface AppState {
   alertDelivery: DeliveryView | null;
   /** The latest `activity:new` push (newest first), for the Activity page to merge; null before one. */
   activityNew: ActivityRecord[] | null;
+  /** Placement (#14): each node's newest memory report (devices, resident models, footprints). */
+  memory: MemoryReport[];
+  /** Placement settings (pin, TTL, load on start-up) and their revision; null until the snapshot has them. */
+  placement: PlacementSettingsDoc | null;
 }
 
 export const LIMITS = {
@@ -100,5 +106,7 @@ export function initialState(): AppState {
     alertsFiring: null,
     alertDelivery: null,
     activityNew: null,
+    memory: [],
+    placement: null,
   };
 }

@@ -2,6 +2,7 @@ import type { MetricsPoint, MetricsSample } from '@llamaproxy/shared';
 import { AlertRow } from '../components/alert-row.js';
 import { LlamaCard } from '../components/llama-card.js';
 import { LoadedModelRow } from '../components/loaded-model-row.js';
+import { mountMemoryBars } from '../components/memory-bar.js';
 import { StatCard } from '../components/stat-card.js';
 import { Component } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
@@ -82,6 +83,8 @@ export class DashboardPage extends Component<AppContext> {
       this.own(store.subscribe(key, () => this.showAlerts()));
     }
     this.showAlerts();
+    // Placement (#14): memory per device, under the live figures.
+    this.own(mountMemoryBars(this.props, this.el, this.el.querySelector('.grid.two')));
     markFirstRender();
     void this.loadHistory();
   }

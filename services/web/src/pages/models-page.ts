@@ -9,6 +9,7 @@ import { can, needs, watchPermissions } from '../core/permissions.js';
 import { skippedLine, skippedSummary } from '../lib/model-facts.js';
 import { ModelIndex } from '../lib/model-index.js';
 import { MODEL_FILTERS, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+import { confirmLoad, mountPlacement } from './models/placement-mount.js';
 
 /** How long the search waits after the last keystroke before it filters, ms. */
 export const SEARCH_DEBOUNCE_MS = 150;
@@ -102,7 +103,7 @@ export class ModelsPage extends Component<AppContext> {
         const direction = this.query.sort === sort && this.query.direction === 'asc' ? 'desc' : 'asc';
         this.setQuery({ sort, direction });
       },
-      'click [data-action="toggle"]': (_e, button) => this.toggle(this.modelOf(button), button.dataset.intent === 'unload'),
+      'click [data-action="toggle"]': (_e, button) => void this.toggle(this.modelOf(button), button.dataset.intent === 'unload'),
       'click [data-action="settings"]': (_e, button) => void this.openSettings(this.modelOf(button)),
       'click [data-action="rescan"]': () => this.rescan(),
     };
@@ -116,6 +117,7 @@ export class ModelsPage extends Component<AppContext> {
     this.own(store.subscribe('identity', () => this.show()));
     this.own(store.subscribe('nodes', () => this.show()));
     this.own(watchPermissions(store, this.el));
+    this.own(mountPlacement(this.props, this.el));
     this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
       commands.add(() =>
@@ -188,8 +190,8 @@ export class ModelsPage extends Component<AppContext> {
     return this.props.store.get('models').find((m) => m.id === id);
   }
 
-  private toggle(model: ModelView | undefined, unload: boolean): void {
-    if (model === undefined || this.pending.has(model.id)) {
+  private async toggle(model: ModelView | undefined, unload: boolean): Promise<void> {
+    if (model === undefined || this.pending.has(model.id) || (!unload && !(await confirmLoad(this.props, model)))) {
       return;
     }
     const { ctx, id } = { ctx: this.props, id: model.id };

@@ -6,6 +6,7 @@ import { needs } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
 import { ChatStreamReader, chatBody, curlCommand, type PlaygroundRequest } from '../lib/api-endpoint.js';
 import { formatRate } from '../lib/format.js';
+import { confirmLoad } from './models/load-confirm.js';
 
 /** Largest image the playground sends (base64 grows it by a third; the body limit is API_MAX_BODY_MB, 16 MiB by default). */
 const MAX_IMAGE_BYTES = 8 * 1024 * 1024;
@@ -143,6 +144,11 @@ export class PlaygroundPage extends Component<AppContext> {
 
   private async load(): Promise<void> {
     const modelId = (this.el.querySelector('select[name="model"]') as HTMLSelectElement).value;
+    const model = this.props.store.get('models').find((m) => m.id === modelId);
+    // Placement (#14): tell which models the load would unload before it acts.
+    if (model !== undefined && !(await confirmLoad(this.props, model))) {
+      return;
+    }
     try {
       await this.props.store.request('models:load', { modelId });
       this.props.toasts.info(`Loading ${modelId}…`);

@@ -154,6 +154,13 @@ export class FakeRouter implements RouterApi {
     await this.onUnload(modelId);
   }
 
+  /** Requests in flight per model (GET /slots); 0 for any model not listed. */
+  readonly busy = new Map<string, number>();
+
+  async inFlight(modelId: string): Promise<number> {
+    return this.busy.get(modelId) ?? 0;
+  }
+
   streamEvents(signal: AbortSignal, onEvent: (event: RouterEvent) => void, onOpen: () => void): Promise<void> {
     return new Promise((resolve, reject) => {
       signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
