@@ -14,3 +14,4 @@ export * from './metrics.js';
 export * from './models.js';
 export * from './openai.js';
 export * from './presets.js';
+export * from './downloads.js';
