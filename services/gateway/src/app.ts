@@ -3,7 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Server } from 'socket.io';
 import { RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
-import { errorMeta, type Logger } from '@llamaproxy/shared/node';
+import { errorMeta, HfHubClient, type Logger } from '@llamaproxy/shared/node';
 import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -44,6 +44,8 @@ import { StreamConsumer } from './repositories/stream-consumer.js';
 import { Broadcaster, type IoServer } from './services/broadcaster.js';
 import { DashboardState } from './services/dashboard-state.js';
 import { IngestService } from './services/ingest.service.js';
+import { DownloadQueue } from './repositories/download-queue.js';
+import { DownloadService } from './services/downloads.service.js';
 
 export interface GatewayApp {
   readonly port: number;
@@ -62,6 +64,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let io: IoServer | null = null;
   let consumer: StreamConsumer | null = null;
   let control: ControlQueue | null = null;
+  let downloadQueue: DownloadQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
   let watchTimer: NodeJS.Timeout | null = null;
   let stopProxies: () => void = () => undefined;
@@ -191,10 +194,19 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         broadcast: { firing: (firing) => broadcaster.broadcast('alerts:firing', { firing }), delivery: (delivery) => broadcaster.broadcast('alerts:delivery', { delivery }) },
       });
       alerting = alerts;
+      downloadQueue = new DownloadQueue(config.redisUrl, config.nodeId, logger);
+      const downloads = new DownloadService({
+        queue: downloadQueue,
+        hub: new HfHubClient({ endpoint: config.downloads.hfEndpoint, token: config.downloads.hfToken }),
+        latestMetrics: () => dashboard.latestMetrics(),
+        broadcaster, activity, redis, enabled: config.downloads.enabled, logger,
+      });
+      await downloadQueue.init((jobId, kind) => void downloads.onEvent(jobId, kind).catch((err: unknown) => logger.debug('download update failed', errorMeta(err))));
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
         users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity,
         ...alerts.handlers,
+        downloads,
       });
       await shareSettings(redis, dashboard.settings());
       await control.init((update) => void jobs.onJobUpdate(update).catch((err: unknown) => logger.warn('job update failed', errorMeta(err))));
@@ -288,6 +300,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       }
       await alerting?.close();
       await control?.close();
+      await downloadQueue?.close();
       for (const client of redisClients) {
         client.disconnect();
       }

@@ -16,6 +16,7 @@ import { CatalogueScanner } from './services/catalogue.js';
 import { parseLlamaHelp } from './services/llama-help.js';
 import { LlamaSupervisor } from './services/llama-supervisor.js';
 import { LogBatcher } from './services/log-batcher.js';
+import { startDownloads } from './handlers/downloads-worker.js';
 
 export interface SupervisorApp {
   supervisor: LlamaSupervisor;
@@ -40,6 +41,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
   let worker: Worker | null = null;
   let supervisor: LlamaSupervisor | null = null;
   let republishTimer: NodeJS.Timeout | null = null;
+  let downloadsWorker: Worker | null = null;
 
   // The whole state again, so a report lost while Redis was away is corrected: every
   // STATUS_REPUBLISH_MS (the node's heartbeat) and at once after every reconnect.
@@ -160,6 +162,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       worker.on('error', (err) => logger.warn('worker error', { error: err.message }));
       await worker.waitUntilReady();
       logger.info('taking control jobs', { queue: controlQueueName(config.nodeId) });
+      downloadsWorker = await startDownloads(config, logger, redis, () => sup.rescan());
     },
 
     async shutdown(deadlineMs: number): Promise<void> {
@@ -172,6 +175,8 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
         await Promise.race([worker.close(), delay(Math.max(0, deadline - Date.now() - config.stopGraceMs - 1000))]);
         await worker.close(true).catch(() => undefined);
       }
+      // Downloads stop at once: their partial files stay and the next supervisor resumes them.
+      await downloadsWorker?.close(true).catch(() => undefined);
       // 2. Stop llama-server (SIGTERM, SIGKILL after the grace period).
       await supervisor?.close();
       // 3. Hand over the last logs and the final status, then close Redis.

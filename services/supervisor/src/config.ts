@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, type ServerConfig } from '@llamaproxy/shared';
-import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
+import { DOWNLOAD_CONCURRENCY_DEFAULT, extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, type ServerConfig } from '@llamaproxy/shared';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, HF_ENDPOINT_DEFAULT, HfTokenSchema, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 /** Environment of the supervisor. The compose file and `npm run dev` set the same keys. */
 const EnvSchema = z.object({
@@ -55,6 +55,14 @@ const EnvSchema = z.object({
   WORKER_CONCURRENCY: envInt(4, 1, 64),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Model downloads from the Hugging Face Hub into MODELS_DIR (needs it writable). */
+  MODEL_DOWNLOADS: envBool(true),
+  /** Downloads running at once. */
+  DOWNLOAD_CONCURRENCY: envInt(DOWNLOAD_CONCURRENCY_DEFAULT, 1, 16),
+  /** How long a download job's lock lasts without renewal: a killed supervisor's download resumes this long after. */
+  DOWNLOAD_LOCK_MS: envInt(30_000, 1000),
+  /** The Hub's address (a mirror; the tests' stand-in). */
+  HF_ENDPOINT: z.string().url().default(HF_ENDPOINT_DEFAULT),
 });
 
 export interface SupervisorConfig {
@@ -82,6 +90,8 @@ export interface SupervisorConfig {
   logBatchMs: number;
   workerConcurrency: number;
   log: { level: string; format: 'json' | 'pretty' | undefined };
+  /** Model downloads (MODEL_DOWNLOADS, HF_ENDPOINT, HF_TOKEN or HF_TOKEN_FILE: a secret, never logged). */
+  downloads: { enabled: boolean; concurrency: number; lockMs: number; hfEndpoint: string; hfToken: string | null };
 }
 
 /**
@@ -128,5 +138,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SupervisorConf
     logBatchMs: e.LOG_BATCH_MS,
     workerConcurrency: e.WORKER_CONCURRENCY,
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    downloads: {
+      enabled: e.MODEL_DOWNLOADS,
+      concurrency: e.DOWNLOAD_CONCURRENCY,
+      lockMs: e.DOWNLOAD_LOCK_MS,
+      hfEndpoint: e.HF_ENDPOINT.replace(/\/+$/, ''),
+      hfToken: readSecretEnv('supervisor', 'HF_TOKEN', HfTokenSchema, env),
+    },
   };
 }

@@ -24,6 +24,8 @@ import type { Handlers } from './request-context.js';
 import { createServerHandlers } from './server.handlers.js';
 import { createSettingsHandlers } from './settings.handlers.js';
 import { createUserHandlers } from './users.handlers.js';
+import { createDownloadHandlers } from './downloads.handlers.js';
+import type { DownloadService } from '../services/downloads.service.js';
 
 export interface RequestHandlerDeps extends AlertHandlerDeps {
   dashboard: DashboardState;
@@ -40,6 +42,7 @@ export interface RequestHandlerDeps extends AlertHandlerDeps {
   audit: AuditRepository;
   apiKeys: ApiKeysService;
   apiActivity: ApiActivityRepository;
+  downloads: DownloadService;
 }
 
 /** Every request event's handler, one module per domain. */
@@ -56,5 +59,6 @@ export function createRequestHandlers(deps: RequestHandlerDeps): Handlers {
     ...createAuditHandlers(deps),
     ...createApiKeyHandlers(deps),
     ...createActivityHandlers(deps),
+    ...createDownloadHandlers(deps),
   };
 }
