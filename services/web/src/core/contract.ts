@@ -87,4 +87,10 @@ export const REQUEST_ROLES: { readonly [E in Shared.RequestEvent]: (typeof Share
   'alerts:rules:silence': 'admin',
   'alerts:history': 'admin',
   'snapshot:get': 'viewer',
+  'hf:search': 'operator',
+  'hf:files': 'operator',
+  'downloads:list': 'viewer',
+  'downloads:start': 'operator',
+  'downloads:cancel': 'operator',
+  'models:delete': 'admin',
 };

@@ -142,5 +142,7 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { alertsFiring: envelope.data.firing };
     case 'alerts:delivery':
       return { alertDelivery: envelope.data.delivery };
+    case 'downloads:progress':
+      return { downloadUpdate: envelope.data.download };
   }
 }

@@ -1,6 +1,7 @@
 import type {
   BroadcastData,
   DeliveryView,
+  DownloadView,
   FiringAlert,
   ConnectionIdentity,
   DashboardSettings,
@@ -66,6 +67,8 @@ export interface AppState {
   alertsFiring: FiringAlert[] | null;
   /** The newest delivery that changed (`alerts:delivery`), for the Alerts page's history. */
   alertDelivery: DeliveryView | null;
+  /** The newest download that changed (`downloads:progress`), for the Get models page's list. */
+  downloadUpdate: DownloadView | null;
 }
 
 export const LIMITS = {
@@ -94,5 +97,6 @@ export function initialState(): AppState {
     preset: null,
     alertsFiring: null,
     alertDelivery: null,
+    downloadUpdate: null,
   };
 }
