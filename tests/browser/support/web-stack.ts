@@ -23,6 +23,8 @@ export interface WebStackOptions {
    * cookie once a user exists.
    */
   authMode?: 'none' | 'local';
+  /** More environment for every service (e.g. HF_ENDPOINT of the Hub stand-in). */
+  env?: Record<string, string>;
 }
 
 /** The JSON log line the gateway writes in `local` mode while no user exists. */
@@ -94,6 +96,7 @@ export class WebStack {
       LLAMA_MODELS_MAX: '1',
       LLAMA_CTX_SIZE: '512',
       LLAMA_MODELS_AUTOLOAD: 'false',
+      ...this.options.env,
     };
     this.supervisor = startService('supervisor', { ...common, LLAMA_SERVER_BIN: this.options.llamaServerBin, SUPERVISOR_DATA_DIR: join(this.dir, 'supervisor') });
     const authMode = this.options.authMode ?? 'none';
