@@ -88,8 +88,8 @@ describe('Get models page in Chromium: search, download with progress, load', ()
 
     const download = page.locator('.download', { has: page.locator('.name', { hasText: /^tiny-from-hub$/ }) });
     // Running: bytes of the total, speed and time left, and the bar's value.
-    await download.locator('.line', { hasText: / of .* left/ }).waitFor({ timeout: 30_000 });
-    expect(Number(await download.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThanOrEqual(0);
+    await download.locator('.line', { hasText: /^[1-9][\d.]* [KM]iB of [\d.]+ MiB · [1-9][\d.]* [KM]iB\/s · .* left$/ }).waitFor({ timeout: 30_000 });
+    expect(Number(await download.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThan(0);
     await page.screenshot({ path: join(SCREENSHOTS, 'get-models-downloading.png'), fullPage: true });
     await download.locator('.badge.state', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
     expect(await download.locator('.line').textContent()).toMatch(/^done: /);
