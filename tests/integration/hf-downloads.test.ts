@@ -3,11 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ErrorCode, type DownloadView } from '@llamaproxy/shared';
-import { buildTinyModel, tinyModelDescription } from '@llamaproxy/tests/gguf';
+import { buildTinyModel, splitFileNames, splitGguf, tinyModelDescription } from '@llamaproxy/tests/gguf';
 import { buildGguf, gguf } from '@llamaproxy/tests/gguf-writer';
 import { expectError, expectOk, HfHubStandIn, waitFor, type TestClient } from '@llamaproxy/tests/harness';
 import { FaultStack } from '../faults/support/stack.js';
-import { splitFileNames, splitGguf } from '../src/gguf/split.js';
 
 const single = buildTinyModel({ seed: 11, name: 'tiny-hf' });
 const big = buildTinyModel({ seed: 12, name: 'tiny-big', embeddingLength: 128, feedForwardLength: 512 });

@@ -329,3 +329,6 @@ function mulberry32(seed: number): () => number {
 function range(first: number, last: number): number[] {
   return Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
 }
+
+/** Split sets as llama.cpp's gguf-split writes them (see split.ts). */
+export { splitFileNames, splitGguf } from './split.js';
