@@ -55,6 +55,8 @@ export class HfHubStandIn {
   pageSize = 1000;
   private readonly repos = new Map<string, StandInRepo>();
   private readonly blobs = new Map<string, Blob>();
+  /** Hashed once per file (a large file is hashed at its first resolve, not at every one). */
+  private readonly fileBlobs = new WeakMap<StandInFile, Blob>();
   private readonly token: string;
   private hub!: Server;
   private storage!: Server;
@@ -207,6 +209,10 @@ export class HfHubStandIn {
   }
 
   private blobOf(file: StandInFile): Blob {
+    const known = this.fileBlobs.get(file);
+    if (known !== undefined) {
+      return known;
+    }
     const sha256 = HfHubStandIn.sha256(file.data);
     let data = file.data;
     if (file.corrupt === true) {
@@ -215,6 +221,7 @@ export class HfHubStandIn {
     }
     const blob = { sha256, data };
     this.blobs.set(sha256, blob);
+    this.fileBlobs.set(file, blob);
     return blob;
   }
 
