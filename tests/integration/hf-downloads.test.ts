@@ -139,7 +139,7 @@ describe('model downloads from the Hugging Face Hub', { timeout: 180_000 }, () =
     const missing = await ended((await start('acme/tiny-GGUF', ['missing-Q2_K.gguf'], 'missing')).id);
     expect(missing).toMatchObject({ state: 'failed', error: { code: ErrorCode.HF_NOT_FOUND } });
     const gated = await ended((await start('acme/gated-GGUF', ['gated-Q8_0.gguf'])).id);
-    expect(gated).toMatchObject({ state: 'failed', error: { code: ErrorCode.HF_UNAUTHORIZED } });
+    expect(gated, JSON.stringify(gated.error)).toMatchObject({ state: 'failed', error: { code: ErrorCode.HF_UNAUTHORIZED } });
     expect(gated.error?.message).toContain('HF_TOKEN');
     const corrupt = await ended((await start('acme/corrupt-GGUF', ['bad-Q8_0.gguf'])).id);
     expect(corrupt).toMatchObject({ state: 'failed', error: { code: ErrorCode.CHECKSUM_MISMATCH } });
@@ -159,6 +159,16 @@ describe('model downloads from the Hugging Face Hub', { timeout: 180_000 }, () =
     } finally {
       hub.throttle = null;
     }
+  });
+
+  it('records downloads, cancels and deletes in the audit log, refusals with their code', async () => {
+    const { entries } = expectOk(await client.request('audit:query', { limit: 500 }));
+    const started = entries.filter((e) => e.event === 'downloads:start');
+    expect(started.some((e) => e.outcome === 'ok' && e.summary.includes('acme/split-GGUF'))).toBe(true);
+    expect(started.some((e) => e.outcome === 'error' && e.errorCode === ErrorCode.PATH_OUTSIDE_MODELS_DIR)).toBe(true);
+    expect(entries.some((e) => e.event === 'downloads:cancel' && e.outcome === 'ok')).toBe(true);
+    expect(entries.some((e) => e.event === 'models:delete' && e.target === 'vision' && e.outcome === 'ok')).toBe(true);
+    expect(entries.some((e) => e.event === 'models:delete' && e.target === 'tiny-split' && e.errorCode === ErrorCode.MODEL_LOADED)).toBe(true);
   });
 
   it('resumes a download after the supervisor is killed mid-way (HTTP Range from the partial file), and with HF_TOKEN the gated file comes', async () => {

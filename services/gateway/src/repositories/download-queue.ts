@@ -93,14 +93,17 @@ export class DownloadQueue {
 
   /** A download as the dashboard shows it; null when the queue no longer has it. */
   async get(jobId: string): Promise<DownloadView | null> {
+    // The state first, then the job: the job read after it is at least as new (a job read first
+    // could end in between, and show `failed` without its reason).
+    const state = await this.queue.getJobState(jobId);
     const job = await this.queue.getJob(jobId);
-    return job ? this.view(job, await job.getState()) : null;
+    return job ? this.view(job, state) : null;
   }
 
   /** Running and queued downloads first, then the finished ones the queue keeps, newest first. */
   async list(limit = 100): Promise<DownloadView[]> {
     const jobs = await this.queue.getJobs(['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'], 0, limit - 1);
-    const views = await Promise.all(jobs.map(async (job) => this.view(job, await job.getState())));
+    const views = (await Promise.all(jobs.map(async (job) => (job.id === undefined ? null : this.get(job.id))))).filter((v): v is DownloadView => v !== null);
     const rank = (v: DownloadView): number => (v.state === DownloadState.active ? 0 : v.state === DownloadState.queued ? 1 : 2);
     return views.sort((a, b) => rank(a) - rank(b) || b.createdAt - a.createdAt);
   }
