@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -208,6 +208,20 @@ describe(ModelDownloader.name, () => {
     expect(err.code).toBe(ErrorCode.JOB_CANCELLED);
     expect(leftovers()).toEqual([]);
     expect(existsSync(join(modelsDir, 'big.gguf'))).toBe(false);
+  });
+
+  it('sweeps partial files untouched for longer than the age limit, and keeps fresh ones', async () => {
+    newModelsDir();
+    const sut = new ModelDownloader({ modelsDir, hub: client() });
+    const dir = join(modelsDir, DOWNLOADS_DIR);
+    execFileSync('mkdir', ['-p', join(dir, 'old.staging')]);
+    writeFileSync(join(dir, 'old.partial'), 'x');
+    writeFileSync(join(dir, 'fresh.partial'), 'x');
+    const old = new Date(Date.now() - 8 * 86_400_000);
+    utimesSync(join(dir, 'old.partial'), old, old);
+    utimesSync(join(dir, 'old.staging'), old, old);
+    expect(await sut.sweep(7 * 86_400_000)).toBe(2);
+    expect(leftovers()).toEqual(['fresh.partial']);
   });
 
   it('removes the partial file when the disk fills during the download (DISK_FULL)', async (ctx) => {

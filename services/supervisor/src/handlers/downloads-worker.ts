@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import { downloadCancelKey, downloadQueueName, QUEUE_PREFIX } from '@llamaproxy/shared';
 import { HfHubClient, type Logger } from '@llamaproxy/shared/node';
 import type { SupervisorConfig } from '../config.js';
-import { ModelDownloader } from '../repositories/model-downloader.js';
+import { ModelDownloader, PARTIAL_MAX_AGE_MS } from '../repositories/model-downloader.js';
 import { DownloadHandler } from './download.handler.js';
 
 /**
@@ -25,9 +25,16 @@ export async function startDownloads(config: SupervisorConfig, logger: Logger, r
     }
   }
   const hub = new HfHubClient({ endpoint: config.downloads.hfEndpoint, token: config.downloads.hfToken });
+  const downloader = new ModelDownloader({ modelsDir, hub });
+  if (enabled) {
+    const swept = await downloader.sweep(PARTIAL_MAX_AGE_MS).catch(() => 0);
+    if (swept > 0) {
+      logger.info('removed old partial downloads', { count: swept, maxAgeDays: PARTIAL_MAX_AGE_MS / 86_400_000 });
+    }
+  }
   const handler = new DownloadHandler({
     hub,
-    downloader: new ModelDownloader({ modelsDir, hub }),
+    downloader,
     isCancelled: async (jobId) => (await redis.exists(downloadCancelKey(jobId)).catch(() => 0)) > 0,
     rescan,
     enabled,

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat, statfs } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat, statfs } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import { AppError, DownloadStage, ErrorCode, type DownloadProgress, type DownloadResult } from '@llamaproxy/shared';
 import type { HfHubClient } from '@llamaproxy/shared/node';
@@ -10,6 +10,8 @@ import type { DownloadPlan, PlannedFile } from '../services/downloads/download-p
 export const DOWNLOADS_DIR = '.downloads';
 /** Suffix of a file being downloaded: not `.gguf`, so the router and the catalogue pass over it. */
 export const PARTIAL_SUFFIX = '.partial';
+/** Partial files untouched this long are removed when the supervisor starts (ms). */
+export const PARTIAL_MAX_AGE_MS = 7 * 86_400_000;
 /** Free space kept beyond the download's size (bytes). */
 export const DISK_MARGIN_BYTES = 16 * 1024 * 1024;
 
@@ -64,6 +66,26 @@ export class ModelDownloader {
   partialPath(file: PlannedFile, repo: string): string {
     const key = file.sha256 ?? createHash('sha256').update(`${repo}\0${file.repoPath}\0${file.sizeBytes}`).digest('hex');
     return join(this.modelsDir, DOWNLOADS_DIR, `${key.slice(0, 32)}-${file.fileName}${PARTIAL_SUFFIX}`);
+  }
+
+  /**
+   * Removes what downloads left in `.downloads` and did not touch for `maxAgeMs` (a download that
+   * failed for good, or a job that vanished with its supervisor); returns how many entries went.
+   * A download still being retried touches its partial file, so it is kept.
+   */
+  async sweep(maxAgeMs: number, now = Date.now()): Promise<number> {
+    const dir = join(this.modelsDir, DOWNLOADS_DIR);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let removed = 0;
+    for (const name of names) {
+      const path = join(dir, name);
+      const st = await lstat(path).catch(() => null);
+      if (st !== null && now - st.mtimeMs > maxAgeMs) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   /** Removes the partial files of a plan (cancel, a failure that a retry cannot mend). */
