@@ -91,13 +91,24 @@ describe('Get models page in Chromium: search, download with progress, load', ()
     await download.locator('.line', { hasText: /^[1-9][\d.]* [KM]iB of [\d.]+ MiB · [1-9][\d.]* [KM]iB\/s · .* left$/ }).waitFor({ timeout: 30_000 });
     expect(Number(await download.getByRole('progressbar').getAttribute('aria-valuenow'))).toBeGreaterThan(0);
     await page.screenshot({ path: join(SCREENSHOTS, 'get-models-downloading.png'), fullPage: true });
-    await download.locator('.badge.state', { hasText: /^completed$/ }).waitFor({ timeout: 60_000 });
-    expect(await download.locator('.line').textContent()).toMatch(/^done: /);
 
-    await download.getByRole('button', { name: 'Load' }).click();
+    // The Models page shows the running download too; once it is done the model is in its table
+    // at once (the supervisor rescans), and loads in the real llama-server.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models', exact: true }).click();
+    const running = page.locator('.downloads-panel .download', { has: page.locator('.name', { hasText: /^tiny-from-hub$/ }) });
+    await running.locator('.line', { hasText: / of / }).waitFor({ timeout: 30_000 });
+    await page.screenshot({ path: join(SCREENSHOTS, 'models-downloading.png'), fullPage: true });
+    await page.locator('tr[data-id="tiny-from-hub"]').waitFor({ timeout: 60_000 });
+    await page.locator('.downloads-panel').waitFor({ state: 'hidden' });
+    await page.getByRole('button', { name: 'Load tiny-from-hub', exact: true }).click();
     await page.locator('tr[data-id="tiny-from-hub"] .status .badge', { hasText: /^loaded$/ }).waitFor({ timeout: LOAD_MS });
     await page.screenshot({ path: join(SCREENSHOTS, 'get-models-loaded.png'), fullPage: true });
+
+    // Back on Get models, the download is listed as done, with its size.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Get models', exact: true }).click();
+    const done = page.locator('.download', { has: page.locator('.name', { hasText: /^tiny-from-hub$/ }) });
+    await done.locator('.badge.state', { hasText: /^completed$/ }).waitFor();
+    expect(await done.locator('.line').textContent()).toBe(`done: ${(model.length / 1024 / 1024).toFixed(2)} MiB`);
     expect(problems).toEqual([]);
   });
 });

@@ -1,56 +1,12 @@
-import type { DownloadView, HfFileGroup, HfModelSummary, ModelView } from '@llamaproxy/shared';
-import { ProgressBar } from '../components/progress-bar.js';
+import type { HfFileGroup, HfModelSummary, ModelView } from '@llamaproxy/shared';
 import { Component, type EventMap } from '../core/component.js';
 import type { AppContext } from '../core/context.js';
 import { field, h, replaceChildren, setText, valueOf } from '../core/dom.js';
-import { KeyedList } from '../core/keyed-list.js';
-import { can, needs, syncPermissions, watchPermissions } from '../core/permissions.js';
+import { can, needs, watchPermissions } from '../core/permissions.js';
 import { errorMessage } from '../core/transport.js';
 import { formatBytes, formatCount, formatDateTime } from '../lib/format.js';
-import { downloadFraction, downloadLine, fitsText, mergeDownload } from './get-models/download-text.js';
-
-/** One download: repository → model name, a progress bar with bytes, speed and ETA, Cancel / Retry / Load. */
-class DownloadRow extends Component<DownloadView> {
-  private bar!: ProgressBar;
-
-  protected override render(): HTMLElement {
-    this.bar = new ProgressBar({ value: null, label: '' });
-    const row = h(
-      'li',
-      { class: 'download', 'data-id': this.props.id },
-      h('div', { class: 'download-head' }, h('strong', { class: 'name' }), h('span', { class: 'repo muted' }), h('span', { class: 'badge state' })),
-      h('div', { class: 'download-bar' }),
-      h('div', { class: 'line muted' }),
-      h(
-        'div',
-        { class: 'actions' },
-        h('button', { type: 'button', class: 'button small', 'data-action': 'cancel', 'data-id': this.props.id, ...needs('downloads:cancel') }, 'Cancel'),
-        h('button', { type: 'button', class: 'button small', 'data-action': 'retry', 'data-id': this.props.id, ...needs('downloads:start') }, 'Retry'),
-        h('button', { type: 'button', class: 'button small primary', 'data-action': 'load', 'data-id': this.props.id, ...needs('models:load') }, 'Load'),
-      ),
-    );
-    this.bar.mount(row.querySelector('.download-bar') as HTMLElement);
-    this.own(() => this.bar.destroy());
-    return row;
-  }
-
-  protected override patch(): void {
-    const d = this.props;
-    const q = (s: string): HTMLElement => this.el.querySelector(s) as HTMLElement;
-    setText(q('.name'), d.name);
-    setText(q('.repo'), d.repo);
-    const state = q('.state');
-    setText(state, d.state);
-    state.dataset.tone = d.state === 'completed' ? 'ok' : d.state === 'failed' ? 'bad' : d.state === 'cancelled' ? 'warn' : 'info';
-    this.el.dataset.state = d.state;
-    this.bar.update({ value: downloadFraction(d), label: d.progress?.stage ?? d.state });
-    setText(q('.line'), downloadLine(d));
-    // Shown by state here; hidden by role through the `needs` markup (a separate attribute).
-    q('[data-action="cancel"]').style.display = d.state === 'active' || d.state === 'queued' ? '' : 'none';
-    q('[data-action="retry"]').style.display = d.state === 'failed' || d.state === 'cancelled' ? '' : 'none';
-    q('[data-action="load"]').style.display = d.state === 'completed' ? '' : 'none';
-  }
-}
+import { fitsText } from './get-models/download-text.js';
+import { DownloadsPanel } from './get-models/downloads-panel.js';
 
 /**
  * Get models from Hugging Face: search GGUF repositories, open one to see its files grouped as
@@ -59,13 +15,11 @@ class DownloadRow extends Component<DownloadView> {
  * cancel and retry; the downloaded model can be loaded at once. Admins delete models here too.
  */
 export class GetModelsPage extends Component<AppContext> {
-  private downloads: DownloadView[] = [];
-  private downloadRows!: KeyedList<DownloadView>;
+  private panel: DownloadsPanel | null = null;
   private repo: string | null = null;
   private groups: HfFileGroup[] = [];
 
   protected override render(): HTMLElement {
-    const list = h('ul', { class: 'downloads-list' });
     const page = h(
       'div',
       { class: 'page', 'data-page': 'get-models' },
@@ -100,7 +54,6 @@ export class GetModelsPage extends Component<AppContext> {
           h('tbody'),
         ),
       ),
-      h('section', { class: 'card', 'aria-label': 'Downloads' }, h('h2', null, 'Downloads'), list, h('p', { class: 'empty downloads-empty muted' }, 'No download yet.')),
       h(
         'section',
         { class: 'card installed', 'aria-label': 'Installed models', ...needs('models:delete') },
@@ -109,8 +62,6 @@ export class GetModelsPage extends Component<AppContext> {
         h('table', { class: 'table installed-models' }, h('tbody')),
       ),
     );
-    this.downloadRows = new KeyedList(list, (d) => d.id, (d) => new DownloadRow(d));
-    this.own(() => this.downloadRows.clear());
     return page;
   }
 
@@ -122,9 +73,6 @@ export class GetModelsPage extends Component<AppContext> {
       },
       'click [data-action="open-repo"]': (_e, target) => void this.openRepo(target.dataset.repo ?? ''),
       'click [data-action="download"]': (_e, target) => void this.download(target.dataset.key ?? ''),
-      'click [data-action="cancel"]': (_e, target) => void this.cancel(target.dataset.id ?? ''),
-      'click [data-action="retry"]': (_e, target) => void this.retry(target.dataset.id ?? ''),
-      'click [data-action="load"]': (_e, target) => void this.load(target.dataset.id ?? ''),
       'click [data-action="delete"]': (_e, target) => void this.remove(target.dataset.model ?? ''),
     };
   }
@@ -132,25 +80,8 @@ export class GetModelsPage extends Component<AppContext> {
   protected override onMount(): void {
     const { store } = this.props;
     this.own(watchPermissions(store, this.el));
-    this.own(
-      store.subscribe('downloadUpdate', (update) => {
-        if (update !== null) {
-          this.downloads = mergeDownload(this.downloads, update);
-          this.showDownloads();
-        }
-      }),
-    );
     this.own(store.subscribe('models', (models) => this.showInstalled(models), true));
-    void this.reloadDownloads();
-  }
-
-  private async reloadDownloads(): Promise<void> {
-    try {
-      this.downloads = (await this.props.store.request('downloads:list', {})).downloads;
-      this.showDownloads();
-    } catch (error) {
-      setText(this.el.querySelector('.downloads-empty') as HTMLElement, `Loading the downloads: ${errorMessage(error)}`);
-    }
+    this.panel = this.adopt(new DownloadsPanel({ ctx: this.props, runningOnly: false }), this.el, this.el.querySelector('.installed'));
   }
 
   private async search(): Promise<void> {
@@ -228,45 +159,10 @@ export class GetModelsPage extends Component<AppContext> {
     const name = valueOf(row.querySelector('.model-name') as Element).trim();
     const projector = row.querySelector('.projector');
     const files = [...group.files.map((f) => f.path), ...(projector !== null && valueOf(projector) !== '' ? [valueOf(projector)] : [])];
-    await this.start(this.repo, files, name);
-  }
-
-  private async start(repo: string, files: string[], name: string): Promise<void> {
     try {
-      const { download } = await this.props.store.request('downloads:start', { repo, files, name });
-      this.downloads = mergeDownload(this.downloads, download);
-      this.showDownloads();
+      const { download } = await this.props.store.request('downloads:start', { repo: this.repo, files, name });
+      this.panel?.add(download);
       this.props.toasts.info(`Downloading ${download.name}`);
-    } catch (error) {
-      this.props.toasts.error(errorMessage(error));
-    }
-  }
-
-  private async cancel(id: string): Promise<void> {
-    try {
-      const { download } = await this.props.store.request('downloads:cancel', { downloadId: id });
-      this.downloads = mergeDownload(this.downloads, download);
-      this.showDownloads();
-    } catch (error) {
-      this.props.toasts.error(errorMessage(error));
-    }
-  }
-
-  private async retry(id: string): Promise<void> {
-    const d = this.downloads.find((x) => x.id === id);
-    if (d !== undefined) {
-      await this.start(d.repo, d.files, d.name);
-    }
-  }
-
-  private async load(id: string): Promise<void> {
-    const d = this.downloads.find((x) => x.id === id);
-    if (d === undefined) {
-      return;
-    }
-    try {
-      await this.props.store.request('models:load', { modelId: d.result?.modelId ?? d.name });
-      this.props.toasts.info(`Loading ${d.name}`);
     } catch (error) {
       this.props.toasts.error(errorMessage(error));
     }
@@ -282,12 +178,6 @@ export class GetModelsPage extends Component<AppContext> {
     } catch (error) {
       this.props.toasts.error(errorMessage(error));
     }
-  }
-
-  private showDownloads(): void {
-    this.downloadRows.reconcile(this.downloads);
-    syncPermissions(this.el.querySelector('.downloads-list') as HTMLElement, this.props.store.get('identity'));
-    (this.el.querySelector('.downloads-empty') as HTMLElement).hidden = this.downloads.length > 0;
   }
 
   private showInstalled(models: ModelView[]): void {

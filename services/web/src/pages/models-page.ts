@@ -10,6 +10,7 @@ import { can, needs, watchPermissions } from '../core/permissions.js';
 import { loadArgIndex } from '../lib/catalogue.js';
 import { skippedLine, skippedSummary } from '../lib/model-facts.js';
 import { MODEL_FILTERS, queryModels, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+import { DownloadsPanel } from './get-models/downloads-panel.js';
 
 const COLUMNS: { label: string; sort: ModelSortKey | null; className?: string }[] = [
   { label: 'Model', sort: 'name' },
@@ -96,6 +97,7 @@ export class ModelsPage extends Component<AppContext> {
     this.own(store.subscribe('settings', () => this.show()));
     this.own(store.subscribe('identity', () => this.show()));
     this.own(watchPermissions(store, this.el));
+    this.adopt(new DownloadsPanel({ ctx: this.props, runningOnly: true }), this.el, this.el.querySelector('.table-wrap'));
     this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
       commands.add(() =>
