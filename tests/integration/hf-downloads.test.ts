@@ -34,6 +34,8 @@ describe('model downloads from the Hugging Face Hub', { timeout: 180_000 }, () =
         { id: 'acme/gated-GGUF', gated: true, files: [{ path: 'gated-Q8_0.gguf', data: single }] },
         { id: 'acme/corrupt-GGUF', files: [{ path: 'bad-Q8_0.gguf', data: single, corrupt: true }] },
         { id: 'acme/no-gguf', files: [{ path: 'model.safetensors', data: Buffer.from('x') }] },
+        // Announced as 64 TiB: more than any test machine's free space.
+        { id: 'acme/huge-GGUF', files: [{ path: 'huge-Q8_0.gguf', data: single, announcedSize: 64 * 1024 ** 4 }] },
       ],
     });
     stack = await FaultStack.start({
@@ -145,6 +147,15 @@ describe('model downloads from the Hugging Face Hub', { timeout: 180_000 }, () =
     expect(corrupt).toMatchObject({ state: 'failed', error: { code: ErrorCode.CHECKSUM_MISMATCH } });
     expect(existsSync(join(stack.modelsDir, 'bad-Q8_0.gguf'))).toBe(false);
     expect(readdirSync(join(stack.modelsDir, '.downloads'))).toEqual([]);
+  });
+
+  it('refuses a download larger than the free space before writing anything (DISK_FULL)', async () => {
+    const huge = await ended((await start('acme/huge-GGUF', ['huge-Q8_0.gguf'])).id);
+    expect(huge).toMatchObject({ state: 'failed', error: { code: ErrorCode.DISK_FULL } });
+    expect(huge.error?.message).toMatch(/MiB needed .* MiB free/);
+    expect(existsSync(join(stack.modelsDir, 'huge-Q8_0.gguf'))).toBe(false);
+    expect(readdirSync(join(stack.modelsDir, '.downloads'))).toEqual([]);
+    expect(hub.requests.some((r) => r.path.endsWith('/huge-Q8_0.gguf'))).toBe(false);
   });
 
   it('cancels a running download and removes its partial file', async () => {

@@ -22,6 +22,8 @@ export interface StandInFile {
   data: Buffer;
   /** Serve other bytes than the tree's SHA-256 announces (a corrupted upload). */
   corrupt?: boolean;
+  /** The size the tree announces instead of the true one (a file too large for the disk). */
+  announcedSize?: number;
 }
 
 export interface StandInRepo {
@@ -287,7 +289,8 @@ function treeEntries(repo: StandInRepo): unknown[] {
     }
     const gitOid = createHash('sha1').update(`blob ${file.data.length}\0`).update(file.data).digest('hex');
     if (file.path.endsWith('.gguf')) {
-      out.push({ type: 'file', oid: gitOid, size: file.data.length, path: file.path, lfs: { oid: HfHubStandIn.sha256(file.data), size: file.data.length, pointerSize: 134 } });
+      const size = file.announcedSize ?? file.data.length;
+      out.push({ type: 'file', oid: gitOid, size, path: file.path, lfs: { oid: HfHubStandIn.sha256(file.data), size, pointerSize: 134 } });
     } else {
       out.push({ type: 'file', oid: gitOid, size: file.data.length, path: file.path });
     }
