@@ -104,6 +104,15 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
 
       const redis = redisClient();
       const pub = redisClient();
+      // The Socket.IO redis adapter publishes every broadcast without awaiting it: a publish that
+      // fails because Redis just went away would be an unhandled rejection and end the process
+      // (tests/faults/redis-outage.test.ts). The failure is noted here; clients resync on reconnect.
+      const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
+      pub.publish = ((...args: unknown[]) => {
+        const sent = publish(...args);
+        sent.catch((err: unknown) => logger.debug('broadcast publish failed', errorMeta(err)));
+        return sent;
+      });
       const sub = pub.duplicate();
       redisClients.push(sub);
 
