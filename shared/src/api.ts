@@ -23,6 +23,8 @@ import { ActivityQuerySchema, ApiKeyCreateSchema, CaptureUpdateSchema, UsageQuer
 import type { MemoryReport } from './placement.js';
 import type { PlacementSettingsDoc } from './placement-requests.js';
 import { PlacementUpdateSchema } from './placement-requests.js';
+import type { DownloadView, HfFileGroup, HfModelSummary } from './downloads.js';
+import { HfFilePathSchema, HfRepoIdSchema } from './downloads.js';
 
 /** Socket.IO path of the browser API. */
 export const SOCKET_PATH = '/llamaproxws';
@@ -211,6 +213,25 @@ export const RequestEvents = {
    */
   'placement:get': { role: Role.viewer, changes: false, payload: RequestBase },
   'placement:update': { role: Role.operator, changes: true, payload: RequestBase.extend(PlacementUpdateSchema.shape) },
+  /**
+   * Model downloads from the Hugging Face Hub. Searching and listing a repository are operator
+   * requests (they reach the internet with the server's HF_TOKEN); a download adds files and is
+   * an operator request like a load; deleting a model's files is for admins.
+   */
+  'hf:search': { role: Role.operator, changes: false, payload: RequestBase.extend({ query: z.string().max(200), limit: z.number().int().min(1).max(100).default(20) }) },
+  /** A repository's GGUF files grouped as the router will see them (one row per quantization, split sets as one). */
+  'hf:files': { role: Role.operator, changes: false, payload: RequestBase.extend({ repo: HfRepoIdSchema, revision: z.string().max(100).default('main') }) },
+  'downloads:list': { role: Role.viewer, changes: false, payload: RequestBase },
+  /** Queues a download of one row (and optionally a projector); `name` defaults to the row's suggested name. */
+  'downloads:start': {
+    role: Role.operator,
+    changes: true,
+    payload: RequestBase.extend({ repo: HfRepoIdSchema, revision: z.string().max(100).default('main'), files: z.array(HfFilePathSchema).min(1).max(256), name: z.string().min(1).max(200).optional() }),
+  },
+  /** Stops a queued or running download; its partial files are removed. */
+  'downloads:cancel': { role: Role.operator, changes: true, payload: RequestBase.extend({ downloadId: z.string().min(1).max(300) }) },
+  /** Deletes a model's files (its file, or its folder) from the models directory; refused while it is loaded. */
+  'models:delete': { role: Role.admin, changes: true, payload: WithModel },
   /** Full state, plus what happened since the client's cursors when it resumes. */
   'snapshot:get': {
     role: Role.viewer,
@@ -394,6 +415,12 @@ export interface ResponseData {
   'alerts:history': { entries: DeliveryView[]; hasMore: boolean };
   'placement:get': PlacementSettingsDoc;
   'placement:update': PlacementSettingsDoc;
+  'hf:search': { results: HfModelSummary[] };
+  'hf:files': { repo: string; revision: string; groups: HfFileGroup[] };
+  'downloads:list': { downloads: DownloadView[] };
+  'downloads:start': { download: DownloadView };
+  'downloads:cancel': { download: DownloadView };
+  'models:delete': { job: JobRef };
   'snapshot:get': Snapshot;
 }
 
@@ -437,6 +464,8 @@ export interface BroadcastData {
    * `activity:query` with `afterId` for what it missed.
    */
   'activity:new': { records: ActivityRecord[] };
+  /** A download was queued, progressed, finished, failed or was cancelled. */
+  'downloads:progress': { download: DownloadView };
   'snapshot': Snapshot;
   /** A node's memory report changed (devices, resident models, footprints): replaces that node's. */
   'memory:update': { report: MemoryReport };

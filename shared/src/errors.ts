@@ -64,6 +64,27 @@ export const ErrorCode = {
    * document first). `current` carries the document as it is now; nothing was changed.
    */
   CONFLICT: 'CONFLICT',
+  /** Model downloads (Hugging Face Hub): the repository, revision or file does not exist (or is private and no token can see it). */
+  HF_NOT_FOUND: 'HF_NOT_FOUND',
+  /** The Hub refused: a gated or private repository without an accepted HF_TOKEN. */
+  HF_UNAUTHORIZED: 'HF_UNAUTHORIZED',
+  /** The Hub (or mirror at HF_ENDPOINT) cannot be reached or answered something unexpected. */
+  HF_UNAVAILABLE: 'HF_UNAVAILABLE',
+  /** The repository has no GGUF file (or not the files asked for). */
+  HF_NO_GGUF: 'HF_NO_GGUF',
+  /** A downloaded file's SHA-256 differs from the Hub's LFS object id (or its size differs); the file was discarded. */
+  CHECKSUM_MISMATCH: 'CHECKSUM_MISMATCH',
+  /** Not enough free space in the models directory; any partial file was removed. */
+  DISK_FULL: 'DISK_FULL',
+  /** A name or path that would leave the models directory. Nothing was written. */
+  PATH_OUTSIDE_MODELS_DIR: 'PATH_OUTSIDE_MODELS_DIR',
+  /** The model is loaded (or loading): unload it first. */
+  MODEL_LOADED: 'MODEL_LOADED',
+  /** A model (or folder) of that name is already in the models directory. */
+  MODEL_EXISTS: 'MODEL_EXISTS',
+  /** Downloads are switched off on this node (MODEL_DOWNLOADS=off, or the models directory is read-only). */
+  DOWNLOADS_DISABLED: 'DOWNLOADS_DISABLED',
+  DOWNLOAD_NOT_FOUND: 'DOWNLOAD_NOT_FOUND',
   /** Anything unexpected. The message is generic; the detail goes to the log. */
   INTERNAL: 'INTERNAL',
   /**

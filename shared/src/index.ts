@@ -17,3 +17,4 @@ export * from './presets.js';
 export * from './model-page.js';
 export * from './placement.js';
 export * from './placement-requests.js';
+export * from './downloads.js';

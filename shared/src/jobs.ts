@@ -26,6 +26,8 @@ export const JobName = {
   configApply: 'config.apply',
   presetApply: 'preset.apply',
   modelsRescan: 'models.rescan',
+  /** Removes a model's files from the models directory (admin; refused while it is loaded). */
+  modelDelete: 'model.delete',
 } as const;
 export type JobName = (typeof JobName)[keyof typeof JobName];
 
@@ -42,6 +44,7 @@ export const JobPayloadSchemas = {
   [JobName.configApply]: z.object({ config: ServerConfigSchema, revision: RevisionSchema }).strict(),
   [JobName.presetApply]: z.object({ preset: PresetDocumentSchema, revision: RevisionSchema }).strict(),
   [JobName.modelsRescan]: Empty,
+  [JobName.modelDelete]: z.object({ modelId: ModelIdSchema }).strict(),
 } as const;
 
 export type JobPayloads = { [K in JobName]: z.infer<(typeof JobPayloadSchemas)[K]> };
@@ -65,6 +68,8 @@ export const JobResultSchemas = {
   [JobName.configApply]: z.object({ status: LlamaStatusSchema, revision: RevisionSchema, superseded: z.boolean() }),
   [JobName.presetApply]: z.object({ path: z.string(), revision: RevisionSchema, superseded: z.boolean() }),
   [JobName.modelsRescan]: z.object({ catalogue: CatalogueSchema }),
+  /** `removed`: what was deleted, relative to the models directory (the model's file or folder). */
+  [JobName.modelDelete]: z.object({ modelId: ModelIdSchema, removed: z.string() }),
 } as const;
 
 export type JobResults = { [K in JobName]: z.infer<(typeof JobResultSchemas)[K]> };
@@ -117,6 +122,7 @@ export const JOB_TIMEOUT_MS = {
   [JobName.configApply]: 5 * 60_000,
   [JobName.presetApply]: 2 * 60_000,
   [JobName.modelsRescan]: 2 * 60_000,
+  [JobName.modelDelete]: 2 * 60_000,
 } as const satisfies Record<JobName, number>;
 
 /**

@@ -3,7 +3,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import { Server } from 'socket.io';
 import { JOB_TIMEOUT_MS, JobName, PRESENCE_REFRESH_MS, RedisKeys, SOCKET_MAX_BUFFER_BYTES, SOCKET_PATH } from '@llamaproxy/shared';
-import { errorMeta, type Logger } from '@llamaproxy/shared/node';
+import { errorMeta, HfHubClient, type Logger } from '@llamaproxy/shared/node';
 import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
@@ -54,6 +54,8 @@ import { LastUsedFeed } from './services/last-used-feed.js';
 import { MemoryReports } from './services/memory-reports.js';
 import { OnDemandLoad } from './services/on-demand-load.js';
 import { PlacementSettingsService } from './services/placement-settings.service.js';
+import { DownloadQueue } from './repositories/download-queue.js';
+import { DownloadService } from './services/downloads.service.js';
 
 export interface GatewayApp {
   readonly port: number;
@@ -72,6 +74,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let io: IoServer | null = null;
   let consumer: StreamConsumer | null = null;
   let control: ControlQueue | null = null;
+  let downloadQueue: DownloadQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
   let watchTimer: NodeJS.Timeout | null = null;
   let presenceTimer: NodeJS.Timeout | null = null;
@@ -113,6 +116,15 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
 
       const redis = redisClient();
       const pub = redisClient();
+      // The Socket.IO redis adapter publishes every broadcast without awaiting it: a publish that
+      // fails because Redis just went away would be an unhandled rejection and end the process
+      // (tests/faults/redis-outage.test.ts). The failure is noted here; clients resync on reconnect.
+      const publish = pub.publish.bind(pub) as (...args: unknown[]) => Promise<number>;
+      pub.publish = ((...args: unknown[]) => {
+        const sent = publish(...args);
+        sent.catch((err: unknown) => logger.debug('broadcast publish failed', errorMeta(err)));
+        return sent;
+      });
       const sub = pub.duplicate();
       redisClients.push(sub);
 
@@ -231,10 +243,19 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         broadcast: { firing: (firing) => broadcaster.broadcast('alerts:firing', { firing }), delivery: (delivery) => broadcaster.broadcast('alerts:delivery', { delivery }) },
       });
       alerting = alerts;
+      downloadQueue = new DownloadQueue(config.redisUrl, config.nodeId, logger);
+      const downloads = new DownloadService({
+        queue: downloadQueue,
+        hub: new HfHubClient({ endpoint: config.downloads.hfEndpoint, token: config.downloads.hfToken }),
+        latestMetrics: () => dashboard.latestMetrics(),
+        broadcaster, activity, redis, enabled: config.downloads.enabled, logger,
+      });
+      await downloadQueue.init((jobId, kind) => void downloads.onEvent(jobId, kind).catch((err: unknown) => logger.debug('download update failed', errorMeta(err))));
       const handlers = createRequestHandlers({
         dashboard, jobs, presets, logs, metrics, broadcaster, redis, snapshots,
         users: new UsersService(users, auth), auth, sessions, audit: auditRepo, apiKeys, apiActivity, captures, placement,
         ...alerts.handlers,
+        downloads,
       });
       await shareSettings(redis, dashboard.settings());
       await placement.shareStored();
@@ -355,6 +376,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       }
       await alerting?.close();
       await control?.close();
+      await downloadQueue?.close();
       for (const client of redisClients) {
         client.disconnect();
       }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { AuthMode, DEFAULT_SERVER_CONFIG, GpuLayersSchema, NODE_OFFLINE_AFTER_MS, UsernameSchema, type ServerConfig } from '@llamaproxy/shared';
-import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, HF_ENDPOINT_DEFAULT, HfTokenSchema, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 const EnvSchema = z.object({
   REDIS_URL: z.string().url(),
@@ -82,6 +82,10 @@ const EnvSchema = z.object({
   DASHBOARD_URL: z.string().url().optional(),
   LOG_LEVEL: envLogLevel,
   LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  /** Model downloads: off refuses `downloads:start` at once (the supervisor has the same switch). */
+  MODEL_DOWNLOADS: envBool(true),
+  /** The Hugging Face Hub (or a mirror) that `hf:search` and `hf:files` ask. */
+  HF_ENDPOINT: z.string().url().default(HF_ENDPOINT_DEFAULT),
 });
 
 /** Identity settings, from the environment only. */
@@ -116,6 +120,8 @@ export interface GatewayConfig {
   nodeOfflineAfterMs: number;
   alerts: { evalIntervalMs: number; retryAttempts: number; retryBackoffMs: number; historyDays: number; metricsStaleMs: number; dashboardUrl: string | null };
   log: { level: string; format: 'json' | 'pretty' | undefined };
+  /** Model downloads: the switch, and the Hub the gateway searches (HF_TOKEN or HF_TOKEN_FILE: a secret, never logged). */
+  downloads: { enabled: boolean; hfEndpoint: string; hfToken: string | null };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
@@ -185,6 +191,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
       dashboardUrl: e.DASHBOARD_URL ?? null,
     },
     log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT },
+    downloads: { enabled: e.MODEL_DOWNLOADS, hfEndpoint: e.HF_ENDPOINT.replace(/\/+$/, ''), hfToken: readSecretEnv('gateway', 'HF_TOKEN', HfTokenSchema, env) },
   };
 }
 

@@ -21,6 +21,7 @@ import { parseLlamaHelp } from './services/llama-help.js';
 import { LlamaSupervisor } from './services/llama-supervisor.js';
 import { LogBatcher } from './services/log-batcher.js';
 import type { StoredFootprints } from './services/placement/placement-service.js';
+import { startDownloads } from './handlers/downloads-worker.js';
 
 export interface SupervisorApp {
   supervisor: LlamaSupervisor;
@@ -46,6 +47,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
   let worker: Worker | null = null;
   let supervisor: LlamaSupervisor | null = null;
   let republishTimer: NodeJS.Timeout | null = null;
+  let downloadsWorker: Worker | null = null;
 
   // The heartbeat: llama-server's status and the digest of every model state, every
   // STATUS_REPUBLISH_MS, and at once (with the whole state written again) after every reconnect.
@@ -192,6 +194,7 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
       worker.on('error', (err) => logger.warn('worker error', { error: err.message }));
       await worker.waitUntilReady();
       logger.info('taking control jobs', { queue: controlQueueName(config.nodeId) });
+      downloadsWorker = await startDownloads(config, logger, redis, () => sup.rescan());
       // Last: reading thousands of GGUF headers shares this event loop with everything above.
       sup.watchCatalogue();
     },
@@ -209,6 +212,8 @@ export function createApp(config: SupervisorConfig, logger: Logger): SupervisorA
         await Promise.race([worker.close(), delay(Math.max(0, deadline - Date.now() - config.stopGraceMs - 1000))]);
         await worker.close(true).catch(() => undefined);
       }
+      // Downloads stop at once: their partial files stay and the next supervisor resumes them.
+      await downloadsWorker?.close(true).catch(() => undefined);
       // 2. Stop llama-server (SIGTERM, SIGKILL after the grace period).
       await supervisor?.close();
       await placementRedis.close();

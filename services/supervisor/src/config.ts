@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, PlacementModeSchema, type PlacementMode, type ServerConfig } from '@llamaproxy/shared';
+import { DOWNLOAD_CONCURRENCY_DEFAULT, extraArgsPolicyProblems, formatArgPolicyProblem, GpuLayersSchema, parseAllowArgs, PlacementModeSchema, type PlacementMode, type ServerConfig } from '@llamaproxy/shared';
 import { parseByteSize } from './services/placement/device-budget.js';
-import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
+import { ConfigError, envBool, envInt, envList, envLlamaExtraArgs, envLogLevel, HF_ENDPOINT_DEFAULT, HfTokenSchema, LlamaApiKeySchema, parseEnv, readSecretEnv, redisUrlFromEnv } from '@llamaproxy/shared/node';
 
 /** Environment of the supervisor. The compose file and `npm run dev` set the same keys. */
 const EnvSchema = z.object({
@@ -67,6 +67,14 @@ const EnvSchema = z.object({
   PLACEMENT_INFLIGHT_WAIT_MS: envInt(120_000, 0),
   /** How often idle models are looked for (their TTL is checked). */
   PLACEMENT_CHECK_INTERVAL_MS: envInt(1000, 50),
+  /** Model downloads from the Hugging Face Hub into MODELS_DIR (needs it writable). */
+  MODEL_DOWNLOADS: envBool(true),
+  /** Downloads running at once. */
+  DOWNLOAD_CONCURRENCY: envInt(DOWNLOAD_CONCURRENCY_DEFAULT, 1, 16),
+  /** How long a download job's lock lasts without renewal: a killed supervisor's download resumes this long after. */
+  DOWNLOAD_LOCK_MS: envInt(30_000, 1000),
+  /** The Hub's address (a mirror; the tests' stand-in). */
+  HF_ENDPOINT: z.string().url().default(HF_ENDPOINT_DEFAULT),
 });
 
 /** A byte size from the environment (see parseByteSize); empty = null. */
@@ -123,6 +131,8 @@ export interface SupervisorConfig {
     /** Measured footprints, kept across restarts. */
     footprintsPath: string;
   };
+  /** Model downloads (MODEL_DOWNLOADS, HF_ENDPOINT, HF_TOKEN or HF_TOKEN_FILE: a secret, never logged). */
+  downloads: { enabled: boolean; concurrency: number; lockMs: number; hfEndpoint: string; hfToken: string | null };
 }
 
 /**
@@ -177,6 +187,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): SupervisorConf
       inFlightWaitMs: e.PLACEMENT_INFLIGHT_WAIT_MS,
       idleCheckMs: e.PLACEMENT_CHECK_INTERVAL_MS,
       footprintsPath: join(dataDir, 'footprints.json'),
+    },
+    downloads: {
+      enabled: e.MODEL_DOWNLOADS,
+      concurrency: e.DOWNLOAD_CONCURRENCY,
+      lockMs: e.DOWNLOAD_LOCK_MS,
+      hfEndpoint: e.HF_ENDPOINT.replace(/\/+$/, ''),
+      hfToken: readSecretEnv('supervisor', 'HF_TOKEN', HfTokenSchema, env),
     },
   };
 }

@@ -26,12 +26,12 @@ describe('app commands', () => {
   it.each([
     [null, [], [], ['go:/', 'go:/configuration', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/settings']],
     ['viewer', [], [], ['go:/', 'go:/activity', 'go:/api-keys', 'go:/configuration', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/settings']],
-    ['operator', ['llama:restart', 'llama:start', 'llama:stop', 'models:rescan'], ['load:idle', 'unload:busy'], ['go:/', 'go:/activity', 'go:/api-keys', 'go:/configuration', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/playground', 'go:/settings']],
+    ['operator', ['llama:restart', 'llama:start', 'llama:stop', 'models:rescan'], ['load:idle', 'unload:busy'], ['go:/', 'go:/activity', 'go:/api-keys', 'go:/configuration', 'go:/get-models', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/playground', 'go:/settings']],
     [
       'admin',
       ['llama:restart', 'llama:start', 'llama:stop', 'models:rescan'],
       ['load:idle', 'unload:busy'],
-      ['go:/', 'go:/activity', 'go:/alerts', 'go:/api-keys', 'go:/audit', 'go:/configuration', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/playground', 'go:/settings', 'go:/users'],
+      ['go:/', 'go:/activity', 'go:/alerts', 'go:/api-keys', 'go:/audit', 'go:/configuration', 'go:/get-models', 'go:/logs', 'go:/models', 'go:/monitoring', 'go:/playground', 'go:/settings', 'go:/users'],
     ],
   ] as const)('a %s gets only the commands the role may run', (role, server, models, navigation) => {
     const { ctx } = context(role);

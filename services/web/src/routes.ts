@@ -34,6 +34,7 @@ export const ROUTES: readonly AppRoute[] = [
   { path: '/alerts', title: 'Alerts', icon: '⚑', keys: 'g n', needs: 'alerts:get', load: async () => (await import('./pages/alerts-page.js')).AlertsPage },
   { path: '/users', title: 'Users', icon: '⚇', keys: 'g u', needs: 'users:list', load: async () => (await import('./pages/users-page.js')).UsersPage },
   { path: '/audit', title: 'Audit', icon: '☷', keys: 'g a', needs: 'audit:query', load: async () => (await import('./pages/audit-page.js')).AuditPage },
+  { path: '/get-models', title: 'Get models', icon: '⇩', keys: 'g g', needs: 'hf:search', load: async () => (await import('./pages/get-models-page.js')).GetModelsPage },
 ];
 
 export const NOT_FOUND: AppRoute = { path: '', title: 'Not found', icon: '', keys: '', load: () => Promise.resolve(NotFoundPage) };

@@ -5,3 +5,4 @@ export * from './event-loop.js';
 export * from './vitals.js';
 export * from './forward-transport.js';
 export * from './secret-env.js';
+export * from './hf-hub.js';

@@ -30,6 +30,8 @@ export interface WebStackOptions {
   authMode?: 'none' | 'local';
   /** Extra environment of the supervisor (PLACEMENT, RAM_BUDGET, ...). */
   supervisorEnv?: Record<string, string>;
+  /** More environment for every service (e.g. HF_ENDPOINT of the Hub stand-in). */
+  env?: Record<string, string>;
 }
 
 /** The JSON log line the gateway writes in `local` mode while no user exists. */
@@ -107,6 +109,7 @@ export class WebStack {
       LLAMA_MODELS_MAX: '1',
       LLAMA_CTX_SIZE: '512',
       LLAMA_MODELS_AUTOLOAD: 'false',
+      ...this.options.env,
     };
     this.supervisor = startService('supervisor', { ...common, LLAMA_SERVER_BIN: this.options.llamaServerBin, SUPERVISOR_DATA_DIR: join(this.dir, 'supervisor'), ...this.options.supervisorEnv });
     const authMode = this.options.authMode ?? 'none';

@@ -2,13 +2,15 @@
  * npm run dev: the whole stack as local processes, with the environment keys the compose file
  * uses. A private redis-server unless REDIS_URL is set; the cached llama-server (built once when
  * missing); ./models (demo models generated when empty); ./data for the services' files; the web
- * app through Vite's dev server. Services that do not exist yet are skipped.
+ * app through Vite's dev server. Services that do not exist yet are skipped. With DEV_HF_STANDIN=1
+ * the Hugging Face Hub stand-in of the tests serves a few tiny repositories as HF_ENDPOINT (no
+ * internet needed to try the Get models page); otherwise HF_ENDPOINT and HF_TOKEN pass through.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ensureLlamaServer, ManagedProcess, REPO_ROOT, startRedis, startService, waitFor, type ServiceName } from '../harness/index.js';
-import { writeDemoModels } from '../gguf/tiny-model.js';
+import { ensureLlamaServer, HfHubStandIn, ManagedProcess, REPO_ROOT, startRedis, startService, waitFor, type ServiceName } from '../harness/index.js';
+import { buildTinyModel, splitFileNames, splitGguf, tinyModelDescription, writeDemoModels } from '../gguf/tiny-model.js';
 
 const env = process.env;
 const log = (line: string): void => console.log(`[dev] ${line}`);
@@ -39,6 +41,12 @@ async function main(): Promise<void> {
     LLAMA_SERVER_URL: `http://127.0.0.1:${env.LLAMA_PORT ?? '8080'}`,
     LOG_FORMAT: env.LOG_FORMAT ?? 'pretty',
   };
+  let hub: HfHubStandIn | null = null;
+  if (env.DEV_HF_STANDIN === '1') {
+    hub = await startDevHub();
+    common.HF_ENDPOINT = hub.endpoint;
+    log(`Hugging Face stand-in: ${hub.endpoint} (search "tiny"; the gated repository opens with HF_TOKEN=${hub.validToken})`);
+  }
   const specific: Record<ServiceName, Record<string, string>> = {
     supervisor: { LLAMA_SERVER_BIN: bin, SUPERVISOR_DATA_DIR: join(dataDir, 'supervisor') },
     gateway: {
@@ -82,10 +90,32 @@ async function main(): Promise<void> {
     log('stopping');
     await Promise.all([...processes].reverse().map((p) => p.stop(15_000)));
     await redis.stop();
+    await hub?.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+}
+
+/** The Hub stand-in with tiny repositories: one file per quantization, a split set, a gated one. */
+function startDevHub(): Promise<HfHubStandIn> {
+  const shards = splitGguf(tinyModelDescription({ seed: 31, name: 'tiny-split' }), 2);
+  return HfHubStandIn.start({
+    token: env.HF_TOKEN,
+    repos: [
+      {
+        id: 'tiny-org/tiny-chat-GGUF',
+        downloads: 1200,
+        likes: 12,
+        files: [
+          { path: 'tiny-chat-F32.gguf', data: buildTinyModel({ seed: 32, name: 'tiny-chat', tensorType: 'F32' }) },
+          { path: 'tiny-chat-F16.gguf', data: buildTinyModel({ seed: 32, name: 'tiny-chat' }) },
+        ],
+      },
+      { id: 'tiny-org/tiny-split-GGUF', downloads: 300, files: splitFileNames('tiny-split-F16', 2).map((path, i) => ({ path, data: shards[i] ?? Buffer.alloc(0) })) },
+      { id: 'tiny-org/tiny-gated-GGUF', gated: true, downloads: 40, files: [{ path: 'tiny-gated-F16.gguf', data: buildTinyModel({ seed: 33, name: 'tiny-gated' }) }] },
+    ],
+  });
 }
 
 main().catch((err: unknown) => {

@@ -4,7 +4,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { GgufTokenType, type GgufValue } from '@llamaproxy/shared';
-import { buildGguf, elementCount, gguf, type GgufTensor } from './gguf-writer.js';
+import { buildGguf, elementCount, gguf, type GgufDescription, type GgufTensor } from './gguf-writer.js';
 
 export interface TinyModelOptions {
   /** PRNG seed for the weights; default 1. */
@@ -130,6 +130,11 @@ export function tinyVocabulary(): ReadonlyArray<readonly [string, number]> {
 
 /** The GGUF bytes of a tiny model; deterministic for the same options. */
 export function buildTinyModel(options: TinyModelOptions = {}): Buffer {
+  return buildGguf(tinyModelDescription(options));
+}
+
+/** A tiny model's metadata and tensors, before encoding (to split it into shards, for instance). */
+export function tinyModelDescription(options: TinyModelOptions = {}): GgufDescription {
   const seed = options.seed ?? 1;
   const tensorType = options.tensorType ?? 'F16';
   const nEmbd = options.embeddingLength ?? 64;
@@ -242,7 +247,7 @@ export function buildTinyModel(options: TinyModelOptions = {}): Buffer {
     'tokenizer.ggml.add_eos_token': gguf.bool(false),
     'tokenizer.chat_template': gguf.str(CHATML_TEMPLATE),
   };
-  return buildGguf({ metadata, tensors });
+  return { metadata, tensors };
 }
 
 /** Writes a tiny model to `path` (creating its folder) unless an identical file is there; returns `path`. */
@@ -324,3 +329,6 @@ function mulberry32(seed: number): () => number {
 function range(first: number, last: number): number[] {
   return Array.from({ length: Math.max(0, last - first + 1) }, (_, i) => first + i);
 }
+
+/** Split sets as llama.cpp's gguf-split writes them (see split.ts). */
+export { splitFileNames, splitGguf } from './split.js';

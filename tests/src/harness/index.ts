@@ -10,3 +10,4 @@ export * from './provided.js';
 export * from './socket-client.js';
 export * from './expect.js';
 export * from './alert-receivers.js';
+export * from './hf-hub.js';

@@ -27,6 +27,8 @@ import type { CaptureRepository } from '../repositories/capture.repository.js';
 import { createServerHandlers } from './server.handlers.js';
 import { createSettingsHandlers } from './settings.handlers.js';
 import { createUserHandlers } from './users.handlers.js';
+import { createDownloadHandlers } from './downloads.handlers.js';
+import type { DownloadService } from '../services/downloads.service.js';
 
 export interface RequestHandlerDeps extends AlertHandlerDeps {
   dashboard: DashboardState;
@@ -45,6 +47,7 @@ export interface RequestHandlerDeps extends AlertHandlerDeps {
   apiActivity: ApiActivityRepository;
   captures: CaptureRepository;
   placement: PlacementSettingsService;
+  downloads: DownloadService;
 }
 
 /** Every request event's handler, one module per domain. */
@@ -62,5 +65,6 @@ export function createRequestHandlers(deps: RequestHandlerDeps): Handlers {
     ...createApiKeyHandlers(deps),
     ...createActivityHandlers(deps),
     ...createPlacementHandlers(deps),
+    ...createDownloadHandlers(deps),
   };
 }

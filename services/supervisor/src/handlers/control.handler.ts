@@ -24,6 +24,8 @@ const UNRECOVERABLE = new Set<string>([
   ErrorCode.PRESET_INVALID,
   ErrorCode.CONFIG_INVALID,
   ErrorCode.ARG_NOT_ALLOWED,
+  ErrorCode.MODEL_LOADED,
+  ErrorCode.PATH_OUTSIDE_MODELS_DIR,
   // An attempt that ran out of time would only run out of time again.
   ErrorCode.TIMEOUT,
   // The caller is told at once what holds the memory; a retry would evict nothing more.
@@ -77,6 +79,7 @@ export class ControlHandler {
       [JobName.presetApply]: async ({ preset, revision }) =>
         this.inOrder('preset', revision, async () => ({ path: await this.supervisor.applyPreset(preset) }), () => ({ path: '' })),
       [JobName.modelsRescan]: async () => ({ catalogue: await this.supervisor.rescan() }),
+      [JobName.modelDelete]: async ({ modelId }) => ({ modelId, removed: await this.supervisor.deleteModel(modelId, this.supervisor.currentConfig.modelsDir) }),
     };
   }
 

@@ -6,6 +6,7 @@ import type { JsonFile, PresetFile } from '../repositories/preset-file.js';
 import type { ArgGuard } from './arg-guard.js';
 import type { CatalogueScanner } from './catalogue.js';
 import { CatalogueService } from './catalogue-service.js';
+import { deleteModelFiles } from './downloads/model-delete.js';
 import { LaunchSettings } from './launch-settings.js';
 import { LlamaLifecycle } from './llama-lifecycle.js';
 import { LlamaOutput } from './llama-output.js';
@@ -267,5 +268,12 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
       [config.extraArgs],
       [preset?.global, preset?.sections.find((section) => section.name === modelId)?.values],
     );
+  }
+
+  /** Deletes a model's file or folder (refused while it is in use), then rescans; returns what was removed. */
+  async deleteModel(modelId: string, modelsDir: string): Promise<string> {
+    const removed = await deleteModelFiles({ modelsDir, catalogue: () => this.catalogue.current, state: (id) => this.models.get(id) }, modelId);
+    await this.catalogue.rescan();
+    return removed;
   }
 }

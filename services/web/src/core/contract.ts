@@ -94,4 +94,10 @@ export const REQUEST_ROLES: { readonly [E in Shared.RequestEvent]: (typeof Share
   'placement:get': 'viewer',
   'placement:update': 'operator',
   'snapshot:get': 'viewer',
+  'hf:search': 'operator',
+  'hf:files': 'operator',
+  'downloads:list': 'viewer',
+  'downloads:start': 'operator',
+  'downloads:cancel': 'operator',
+  'models:delete': 'admin',
 };

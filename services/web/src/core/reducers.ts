@@ -167,5 +167,7 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
       return { memory: upsertMemoryReport(state.memory, envelope.data.report) };
     case 'placement:updated':
       return { placement: envelope.data };
+    case 'downloads:progress':
+      return { downloadUpdate: envelope.data.download };
   }
 }

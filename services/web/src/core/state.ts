@@ -2,6 +2,7 @@ import type {
   ActivityRecord,
   BroadcastData,
   DeliveryView,
+  DownloadView,
   FiringAlert,
   ConnectionIdentity,
   DashboardSettings,
@@ -75,6 +76,8 @@ export interface AppState {
   memory: MemoryReport[];
   /** Placement settings (pin, TTL, load on start-up) and their revision; null until the snapshot has them. */
   placement: PlacementSettingsDoc | null;
+  /** The newest download that changed (`downloads:progress`), for the Get models page's list. */
+  downloadUpdate: DownloadView | null;
 }
 
 export const LIMITS = {
@@ -108,5 +111,6 @@ export function initialState(): AppState {
     activityNew: null,
     memory: [],
     placement: null,
+    downloadUpdate: null,
   };
 }

@@ -9,6 +9,7 @@ import { can, needs, watchPermissions } from '../core/permissions.js';
 import { skippedLine, skippedSummary } from '../lib/model-facts.js';
 import { ModelIndex } from '../lib/model-index.js';
 import { MODEL_FILTERS, type ModelFilter, type ModelQuery, type ModelSortKey } from '../lib/model-list.js';
+import { DownloadsPanel } from './get-models/downloads-panel.js';
 import { confirmLoad, mountPlacement } from './models/placement-mount.js';
 
 /** How long the search waits after the last keystroke before it filters, ms. */
@@ -118,6 +119,7 @@ export class ModelsPage extends Component<AppContext> {
     this.own(store.subscribe('nodes', () => this.show()));
     this.own(watchPermissions(store, this.el));
     this.own(mountPlacement(this.props, this.el));
+    this.adopt(new DownloadsPanel({ ctx: this.props, runningOnly: true }), this.el, this.el.querySelector('.table-wrap'));
     this.own(commands.add([{ id: 'models:search', title: 'Search models', group: 'Models', keys: '/', run: () => (this.el.querySelector('.search') as HTMLInputElement).focus() }]));
     this.own(
       commands.add(() =>
