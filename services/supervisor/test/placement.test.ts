@@ -193,7 +193,7 @@ describe('placement', () => {
     expect(report.devices).toEqual([expect.objectContaining({ id: 'cpu', kind: 'ram', budgetBytes: BUDGET_MIB * MiB, usedBytes: 0, freeBytes: BUDGET_MIB * MiB })]);
     const running = events().flatMap((e) => (e.kind === 'llama' && e.status.state === 'running' ? [e.status] : [])).at(-1);
     const args = running?.args.join(' ') ?? '';
-    expect(args).toContain('--models-max 0');
+    expect(args).toContain('--models-max 10000');
     expect(args).toContain('--no-models-autoload');
   });
 
