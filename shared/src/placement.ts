@@ -29,7 +29,7 @@
  *    (llama-server's own `/slots` `is_processing`) is evicted only after they finish, within a
  *    timeout. A load that can never fit fails with `INSUFFICIENT_MEMORY`
  *    (`insufficientMemoryMessage`). With `PLACEMENT=memory` (the default) llama-server runs with
- *    `--no-models-autoload` and `--models-max 0`, so only the supervisor loads models;
+ *    `--no-models-autoload` and a `--models-max` it never reaches, so only the supervisor loads models;
  *    `PLACEMENT=count` keeps llama.cpp's own count-based LRU (`--models-max`), and this module
  *    only reports. Direct calls to llama-server's opt-in port are outside the guarantee.
  * 6. **Idle unload.** A loaded model not used for its TTL (`ttlSeconds`, else the global

@@ -69,6 +69,22 @@ function rssOfChildren(routerPid: number): number {
   return total;
 }
 
+/**
+ * Node's fetch reuses kept-alive sockets that llama-server may have just closed ("fetch failed"
+ * before anything was sent): such a request is tried again, up to three times.
+ */
+async function retried<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof TypeError)) {
+        throw err;
+      }
+    }
+  }
+}
+
 async function complete(url: string, model: string, autoload: boolean): Promise<boolean> {
   const res = await fetch(`${url}/v1/completions${autoload ? '?autoload=true' : ''}`, {
     method: 'POST',
@@ -139,7 +155,7 @@ const bench: Bench = {
           const result: ArmResult = { failed: 0, loads: 0, loadingMs: 0, waited: 0, peakMiB: 0 };
           process.stderr.write('placement: memory-aware arm\n');
           for (const [i, model] of requests.entries()) {
-            const loaded = (await listRouterModels(url)).find((m) => m.id === model)?.status.value === 'loaded';
+            const loaded = (await retried(() => listRouterModels(url))).find((m) => m.id === model)?.status.value === 'loaded';
             const t0 = now();
             if (!loaded) {
               result.loads++;
@@ -156,7 +172,7 @@ const bench: Bench = {
                 continue;
               }
             }
-            const ok = await complete(url, model, false);
+            const ok = await retried(() => complete(url, model, false));
             await redis.hset(RedisKeys.placementLastUsed, model, String(Date.now()));
             if (!loaded) {
               result.loadingMs += now() - t0;
@@ -185,9 +201,9 @@ const bench: Bench = {
         try {
           const result: ArmResult = { failed: 0, loads: 0, loadingMs: 0, waited: 0, peakMiB: 0 };
           for (const model of requests) {
-            const loaded = (await listRouterModels(router.url)).find((m) => m.id === model)?.status.value === 'loaded';
+            const loaded = (await retried(() => listRouterModels(router.url))).find((m) => m.id === model)?.status.value === 'loaded';
             const t0 = now();
-            const ok = await complete(router.url, model, true);
+            const ok = await retried(() => complete(router.url, model, true));
             if (!loaded) {
               result.loads++;
               result.waited++;

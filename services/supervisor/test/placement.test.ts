@@ -146,15 +146,25 @@ describe('placement', () => {
     await waitReport((r) => r.models.length === 0, 'nothing resident');
   }
 
-  /** The order in which models were reported unloaded after `since` (epoch ms); each once (SSE and reconcile both report it). */
-  const unloadedSince = (since: number): string[] => [
-    ...new Set(
-      events()
-        .flatMap((e) => (e.kind === 'model' && e.model.status === 'unloaded' && e.model.updatedAt >= since ? [e.model] : []))
-        .sort((a, b) => a.updatedAt - b.updatedAt)
-        .map((m) => m.id),
-    ),
-  ];
+  /**
+   * The models that went from resident to unloaded after `since` (epoch ms), in that order. Only
+   * transitions count: the router's reconcile repeats an unloaded state later, with a new time.
+   */
+  const unloadedSince = (since: number): string[] => {
+    const last = new Map<string, string>();
+    const went: ModelState[] = [];
+    for (const e of events()) {
+      if (e.kind !== 'model') {
+        continue;
+      }
+      const before = last.get(e.model.id);
+      last.set(e.model.id, e.model.status);
+      if (e.model.status === 'unloaded' && before !== undefined && before !== 'unloaded' && e.model.updatedAt >= since) {
+        went.push(e.model);
+      }
+    }
+    return went.sort((a, b) => a.updatedAt - b.updatedAt).map((m) => m.id);
+  };
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'llamaproxy-placement-'));
@@ -193,7 +203,7 @@ describe('placement', () => {
     expect(report.devices).toEqual([expect.objectContaining({ id: 'cpu', kind: 'ram', budgetBytes: BUDGET_MIB * MiB, usedBytes: 0, freeBytes: BUDGET_MIB * MiB })]);
     const running = events().flatMap((e) => (e.kind === 'llama' && e.status.state === 'running' ? [e.status] : [])).at(-1);
     const args = running?.args.join(' ') ?? '';
-    expect(args).toContain('--models-max 0');
+    expect(args).toContain('--models-max 10000');
     expect(args).toContain('--no-models-autoload');
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SERVER_CONFIG } from '@llamaproxy/shared';
-import { buildRouterArgs } from './llama-args.js';
+import { buildRouterArgs, PLACEMENT_MODELS_MAX } from './llama-args.js';
 
 describe(buildRouterArgs.name, () => {
   const config = { ...DEFAULT_SERVER_CONFIG, modelsMax: 3, autoload: true };
@@ -15,7 +15,8 @@ describe(buildRouterArgs.name, () => {
 
   it('turns the router’s own autoload and count limit off with memory-aware placement', () => {
     const sut = buildRouterArgs(config, '/data/preset.ini', 'memory');
-    expect(flag(sut, '--models-max')).toBe('0');
+    // Not 0: llama.cpp refuses to start load-on-startup models against "models_max (0)".
+    expect(flag(sut, '--models-max')).toBe(String(PLACEMENT_MODELS_MAX));
     expect(sut).toContain('--no-models-autoload');
     expect(sut).not.toContain('--models-autoload');
   });

@@ -241,3 +241,18 @@ describe('PlacementService.measure', () => {
     expect(unseen?.estimated.cuda0).toBeGreaterThan(20 * MiB);
   });
 });
+
+describe('PlacementService in-flight checks', () => {
+  it('counts a model as busy when llama-server cannot be asked, and never evicts it on that guess', async () => {
+    const t = setup({ budgetMiB: 150, sizes: { a: 100, b: 100 } });
+    await t.sut.start();
+    await loadAll(t, ['a']);
+    t.router.inFlight = async () => {
+      throw new TypeError('fetch failed');
+    };
+    const result = t.sut.beforeLoad('b').catch((e: unknown) => e);
+    await t.clock.advance(1500);
+    expect(await result).toMatchObject({ code: 'INSUFFICIENT_MEMORY' });
+    expect(t.unloads).toEqual([]);
+  });
+});

@@ -22,6 +22,7 @@ import {
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
 import type { InstanceMemory } from '../../repositories/instance-memory.js';
+import { RouterHttpError } from '../../repositories/router-client.js';
 import type { PlacementRedis } from '../../repositories/placement-redis.js';
 import type { ModelStates } from '../model-states.js';
 import type { Clock, RouterApi } from '../supervisor-ports.js';
@@ -369,7 +370,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
         if (current?.status !== 'loaded' || lastNow === null || this.deps.clock.now() - lastNow < ttl * 1000) {
           return;
         }
-        const busy = await this.deps.router.runningClient().inFlight(state.id).catch(() => 0);
+        const busy = await busyCount(this.deps.router.runningClient(), state.id);
         this.inFlight.set(state.id, busy);
         if (busy > 0) {
           return;
@@ -409,7 +410,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       this.deps.models
         .all()
         .filter((s) => s.status === 'loaded' || s.status === 'sleeping')
-        .map(async (s) => this.inFlight.set(s.id, await client.inFlight(s.id).catch(() => 0))),
+        .map(async (s) => this.inFlight.set(s.id, await busyCount(client, s.id))),
     );
   }
 
@@ -433,7 +434,7 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     const deadline = clock.now() + this.options.inFlightWaitMs;
     const client = this.deps.router.runningClient();
     for (;;) {
-      const busy = await client.inFlight(victim).catch(() => 0);
+      const busy = await busyCount(client, victim);
       this.inFlight.set(victim, busy);
       if (busy === 0) {
         return;
@@ -485,6 +486,19 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     const run = this.lock.then(fn, fn);
     this.lock = run.catch(() => undefined);
     return run;
+  }
+}
+
+/**
+ * Requests a model serves now. When llama-server cannot be asked (a dropped connection) the model
+ * counts as busy, so it is never evicted on a guess; when it answers with an HTTP error (its
+ * `/slots` endpoint is off: `--no-slots`) there is nothing to wait for, and it counts as idle.
+ */
+async function busyCount(client: Pick<RouterApi, 'inFlight'>, modelId: string): Promise<number> {
+  try {
+    return await client.inFlight(modelId);
+  } catch (err) {
+    return err instanceof RouterHttpError ? 0 : 1;
   }
 }
 
