@@ -168,7 +168,10 @@ describe('supervisor and collector with LLAMA_API_KEY', () => {
 
     // The model instance is a child of the router with the key in its environment, not its
     // arguments: it answers 401 to anyone on this machine who skips the router.
-    const instances = processesMentioning(modelsDir).filter((p) => p.pid !== llamaStatuses().at(-1)?.pid && p.cmdline.includes('--port'));
+    // (The supervisor's watchdog, a `sh` forked before llama-server, carries the router's arguments.)
+    const instances = processesMentioning(modelsDir).filter(
+      (p) => p.pid !== llamaStatuses().at(-1)?.pid && p.cmdline.includes('--port') && !p.cmdline.includes('llama-watchdog'),
+    );
     expect(instances.length).toBe(1);
     const instance = instances[0]!;
     expect(instance.environ.split('\0')).toContain(`LLAMA_API_KEY=${key}`);

@@ -248,9 +248,17 @@ export class LlamaSupervisor extends EventEmitter<SupervisorEvents> {
     return this.control.unloadModel(modelId);
   }
 
-  /** The model's shape from the GGUF header(s) of its catalogue entry (every shard; not the mmproj). */
+  /**
+   * The model's shape from the GGUF header(s) of its catalogue entry (every shard; not the mmproj).
+   * The catalogue is scanned after llama-server starts, so a load that comes before the first scan
+   * ends waits for it: without its entry the model's footprint would count as nothing.
+   */
   private async modelShape(modelId: string): Promise<ModelShape | null> {
-    const entry = this.catalogue.current?.entries.find((e) => e.id === modelId);
+    const find = (): CatalogueEntry | undefined => this.catalogue.current?.entries.find((e) => e.id === modelId);
+    if (find() === undefined) {
+      await this.firstScan;
+    }
+    const entry = find();
     if (entry === undefined || !entry.valid) {
       return null;
     }

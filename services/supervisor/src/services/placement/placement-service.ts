@@ -272,10 +272,11 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     const measured = this.stored.measured[`${modelId}\n${settingsKey}`] ?? null;
     let estimated = known?.settingsKey === settingsKey ? known.estimated : null;
     if (estimated === null) {
-      if (!this.shapes.has(modelId)) {
-        this.shapes.set(modelId, await this.deps.shape(modelId).catch(() => null));
+      // A shape that could not be read is asked for again next time (the file may appear or heal).
+      const shape = this.shapes.get(modelId) ?? (await this.deps.shape(modelId).catch(() => null));
+      if (shape !== null) {
+        this.shapes.set(modelId, shape);
       }
-      const shape = this.shapes.get(modelId) ?? null;
       estimated = shape === null ? {} : estimateFootprint(shape, settings, this.gpus.map(gpuDeviceId));
     }
     const footprint: ModelFootprint = { modelId, settingsKey, settings, estimated, measured: measured?.bytes ?? null, measuredAt: measured?.measuredAt ?? null };
