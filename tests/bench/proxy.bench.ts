@@ -29,6 +29,8 @@ const BROADCASTS = 80;
 const BROADCAST_SPACING_MS = 30;
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
 const USER_HZ = 100;
+/** `PROXY_BENCH_CPU_PROF=<dir>`: the gateway writes a V8 CPU profile there when it stops (for where its time goes). */
+const CPU_PROF_DIR = process.env.PROXY_BENCH_CPU_PROF ?? '';
 const log = (line: string): void => void process.stderr.write(`[proxy bench] ${line}\n`);
 
 /** One streamed chat: ms to the first chunk, ms in all, and the chunks (≈ tokens) received. */
@@ -161,7 +163,7 @@ const bench: Bench = {
     const gateway = startService('gateway', {
       REDIS_URL: redis.url, DATA_DIR: join(dir, 'gw'), GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', AUTH_MODE: 'none',
       LLAMA_SERVER_URL: router.url, API_KEYS: KEY, API_MODEL_CONCURRENCY: '1000', LOG_LEVEL: 'warn',
-    });
+    }, { nodeArgs: CPU_PROF_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] });
     try {
       await fetch(`${router.url}/models/load`, { method: 'POST', body: JSON.stringify({ model }) });
       await waitForModelStatus(router.url, model, 'loaded');
