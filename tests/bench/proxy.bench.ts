@@ -2,7 +2,8 @@
  * What the `/v1` endpoint adds in front of llama-server's router (`npm run bench -- proxy`): time to
  * first token (first SSE chunk) at p50 and p99 with 1 stream at a time and with 32 at once, and the
  * total streamed throughput at 32 streams, each through the gateway and, as the baseline measured
- * in the same run, straight at the router; the gateway's CPU per 1,000 streamed tokens; and the
+ * in the same run, straight at the router; the gateway's CPU per 1,000 streamed tokens (beside the
+ * router's own over the direct run: it too passes each chunk on, from its model instance); and the
  * dashboard's broadcast latency (a log line published on the Redis stream as the supervisor does →
  * received by each of DASHBOARDS connected dashboards) p99 while 32 streams run through the
  * gateway, against the same with the gateway idle. Real processes: Redis, the router with a
@@ -21,7 +22,8 @@ import { percentile, row, type Bench, type BenchRow } from './bench.js';
 const KEY = 'bench-key-0123456789abcdef';
 const SEQUENTIAL = 30;
 const CONCURRENT = 32;
-const MAX_TOKENS = 64;
+/** Tokens per stream (`PROXY_BENCH_MAX_TOKENS`, default 64): a longer stream spreads the per-request cost over more tokens. */
+const MAX_TOKENS = Number(process.env.PROXY_BENCH_MAX_TOKENS ?? 64);
 /** Dashboards connected while the broadcast latency is measured. */
 const DASHBOARDS = 10;
 /** Broadcasts measured per phase, and the pause between two (a paced, not a flooding, load). */
@@ -29,6 +31,8 @@ const BROADCASTS = 80;
 const BROADCAST_SPACING_MS = 30;
 /** Linux reports process CPU time in clock ticks of 1/100 s (USER_HZ). */
 const USER_HZ = 100;
+/** `PROXY_BENCH_CPU_PROF=<dir>`: the gateway writes a V8 CPU profile there when it stops (for where its time goes). */
+const CPU_PROF_DIR = process.env.PROXY_BENCH_CPU_PROF ?? '';
 const log = (line: string): void => void process.stderr.write(`[proxy bench] ${line}\n`);
 
 /** One streamed chat: ms to the first chunk, ms in all, and the chunks (≈ tokens) received. */
@@ -161,7 +165,7 @@ const bench: Bench = {
     const gateway = startService('gateway', {
       REDIS_URL: redis.url, DATA_DIR: join(dir, 'gw'), GATEWAY_PORT: String(port), GATEWAY_HOST: '127.0.0.1', AUTH_MODE: 'none',
       LLAMA_SERVER_URL: router.url, API_KEYS: KEY, API_MODEL_CONCURRENCY: '1000', LOG_LEVEL: 'warn',
-    });
+    }, { nodeArgs: CPU_PROF_DIR === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`] });
     try {
       await fetch(`${router.url}/models/load`, { method: 'POST', body: JSON.stringify({ model }) });
       await waitForModelStatus(router.url, model, 'loaded');
@@ -170,13 +174,17 @@ const bench: Bench = {
       // Warm both paths (connections, the model's first run).
       await streamOnce(router.url, model, {});
       await streamOnce(gw, model, { authorization: `Bearer ${KEY}` });
+      // The router's own CPU over the direct run: it is itself a pass-through (router → model
+      // instance, a child process), so its CPU per token is the same-run yardstick for ours.
+      const routerCpuBefore = cpuSeconds(router.process.pid!);
       const direct = await measure(router.url, model, {});
+      const routerPer1000 = ((cpuSeconds(router.process.pid!) - routerCpuBefore) * 1000 * 1000) / direct.tokens;
       const cpuBefore = cpuSeconds(gateway.pid!);
       const proxied = await measure(gw, model, { authorization: `Bearer ${KEY}` });
       // Over the whole proxied run (1 stream at a time, then 32): the gateway's CPU per 1,000 tokens it passed.
       const gatewayCpu = cpuSeconds(gateway.pid!) - cpuBefore;
       const cpuPer1000 = (gatewayCpu * 1000 * 1000) / proxied.tokens;
-      log(`direct ${JSON.stringify(direct)}\nproxied ${JSON.stringify(proxied)}\ngateway CPU ${gatewayCpu.toFixed(3)} s for ${proxied.tokens} tokens`);
+      log(`direct ${JSON.stringify(direct)}\nproxied ${JSON.stringify(proxied)}\ngateway CPU ${gatewayCpu.toFixed(3)} s for ${proxied.tokens} tokens; router CPU per 1,000 direct tokens ${routerPer1000.toFixed(1)} ms`);
 
       // The dashboard's broadcasts, idle and then with 32 streams running through the gateway.
       const publisher = new Redis(redis.url);
@@ -219,7 +227,7 @@ const bench: Bench = {
         row({ figure: `TTFT, ${CONCURRENT} streams (p50)`, value: proxied.p50x32, unit: 'ms', baseline: direct.p50x32, ...vs }),
         row({ figure: `TTFT, ${CONCURRENT} streams (p99)`, value: proxied.p99x32, unit: 'ms', baseline: direct.p99x32, ...vs }),
         row({ figure: `throughput, ${CONCURRENT} streams`, value: proxied.throughput, unit: 'tok/s', baseline: direct.throughput, ...vs, target: '≥ 0.97 of direct', met: proxied.throughput >= 0.97 * direct.throughput }),
-        row({ figure: 'gateway CPU per 1,000 streamed tokens', value: cpuPer1000, unit: 'ms' }),
+        row({ figure: 'gateway CPU per 1,000 streamed tokens', value: cpuPer1000, unit: 'ms', baseline: routerPer1000, baselineLabel: 'llama-server router, its own pass-through' }),
         row({ figure: `dashboard broadcast, ${DASHBOARDS} dashboards, ${CONCURRENT} streams running (p99)`, value: loadedP99, unit: 'ms', baseline: idleP99,
           baselineLabel: 'no stream running', target: 'within 10 % of idle', met: loadedP99 <= 1.1 * idleP99 }),
         row({ figure: `dashboard broadcast, ${DASHBOARDS} dashboards, ${CONCURRENT} streams running (p50)`, value: percentile(loaded, 50), unit: 'ms', baseline: percentile(idle, 50), baselineLabel: 'no stream running' }),

@@ -194,7 +194,17 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
           express.use('/v1', createOpenAiRouter({
             auth, keys: apiKeys, proxy: openai, upstream: llama, activity: writer, metrics: apiMetrics, capture: captures,
             allowedOrigins: config.auth.allowedOrigins, bodyLimitBytes: config.api.maxBodyBytes, logger,
-            ensureLoaded: async (model) => onDemand?.ensureLoaded(model), markUsed: (model) => lastUsedFeed.touch(model),
+            ensureLoaded: async (model, cached) => {
+              if (onDemand === null) {
+                return false;
+              }
+              if (cached) {
+                return onDemand.ensureLoadedCached(model);
+              }
+              await onDemand.ensureLoaded(model);
+              return false;
+            },
+            markUsed: (model) => lastUsedFeed.touch(model),
           }));
           express.get('/metrics', (_req, res) => {
             void apiMetrics.text().then((text) => res.type('text/plain; version=0.0.4').send(text));

@@ -57,6 +57,19 @@ describe(ModelSlots.name, () => {
     alive.close();
   });
 
+  it('still takes and counts places through Redis after Redis forgot its scripts', async () => {
+    const prefix = `test:slots:${randomUUID()}:`;
+    const sut = new ModelSlots(a, 1, { prefix });
+    const first = taken(await sut.acquire('m'));
+    // As after a Redis restart: EVALSHA answers NOSCRIPT, and the place is taken with the script's text.
+    await a.script('FLUSH');
+    expect(await sut.acquire('m')).toEqual({ held: 1 });
+    first.release();
+    await expect.poll(async () => 'release' in (await sut.acquire('m')), { timeout: 5000 }).toBe(true);
+    expect(await b.zcard(`${prefix}m`)).toBe(1);
+    sut.close();
+  });
+
   it('counts on this replica alone while Redis is not there', async () => {
     const away = new Redis({ port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     const sut = new ModelSlots(away, 1);

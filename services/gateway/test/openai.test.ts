@@ -153,6 +153,17 @@ describe('the OpenAI-compatible /v1 endpoint', () => {
     expect(row.tokensPerSec).toBeGreaterThan(0);
   });
 
+  it('passes on the router\'s own refusal of a bad request as it gave it', async () => {
+    // The model is loaded (the cached list vouches for it): the request goes with autoload=false,
+    // and a 400 that is not "model is not loaded" reaches the caller unchanged.
+    const body = { model: MODEL_A, messages: 'not a list' };
+    const direct = await fetch(`${router.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    expect(direct.status).toBe(400);
+    const res = await v1('/chat/completions', { body });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual(await direct.json());
+  });
+
   it('refuses a model outside the key\'s scope (403) and an unknown model (404)', async () => {
     await expectOpenAiError(await v1('/chat/completions', { key: keys.scoped, body: { model: MODEL_B, ...CHAT } }), 403, 'model_not_allowed');
     await expectOpenAiError(await v1('/chat/completions', { body: { model: 'no-such-model', ...CHAT } }), 404, 'model_not_found');

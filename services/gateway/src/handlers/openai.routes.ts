@@ -1,9 +1,10 @@
 import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response, type Router } from 'express';
 import { OPENAI_ENDPOINTS, roleAllows, type ActivityRecord } from '@llamaproxy/shared';
 import { errorMeta, type Logger } from '@llamaproxy/shared/node';
-import { UpstreamUnavailable, type LlamaUpstream } from '../repositories/llama-upstream.js';
+import { UpstreamUnavailable, type LlamaUpstream, type UpstreamResponse } from '../repositories/llama-upstream.js';
 import type { CaptureRepository } from '../repositories/capture.repository.js';
 import type { ApiActivityWriter } from '../services/api-activity-writer.js';
 import { CaptureBuffer } from '../services/capture-buffer.js';
@@ -28,15 +29,22 @@ export interface OpenAiRouterDeps {
   logger: Logger;
   /**
    * Memory-aware placement (#14): resolves once the model can be served (loads it on demand
-   * through the supervisor) or throws an ApiError; absent = forward at once.
+   * through the supervisor) or throws an ApiError; absent = forward at once. With `cached`, the
+   * model list cached by the proxy may answer: resolves `true` when it did (the request then goes
+   * with `autoload=false`, and is forwarded again after a fresh check should the router say the
+   * model is not loaded); `false` once the router was asked (or there is nothing to check).
    */
-  ensureLoaded?: (model: string) => Promise<void>;
+  ensureLoaded?: (model: string, cached: boolean) => Promise<boolean>;
   /** Placement's recency feed: marks a model as really used (returns at once). */
   markUsed?: (model: string) => void;
 }
 
 /** Response headers passed from the router to the client (hop-by-hop ones are not). */
 const PASSED_HEADERS = ['content-type', 'content-length', 'cache-control'];
+/** The router's 400 for a model that is not running when autoload is off (server-models.cpp). */
+const NOT_LOADED_MESSAGE = 'model is not loaded';
+/** A 400 body read whole to see whether it is that one (the router's error bodies are small). */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** Per-request bookkeeping for the activity record. */
 interface Trace {
@@ -196,28 +204,68 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
     let tokens = 0;
     try {
       deps.markUsed?.(trace.model);
-      await ensureLoaded(trace);
+      const vouched = await ensureLoaded(trace, true);
       if (req.socket.destroyed) {
         // The caller left while the model loaded: nothing to forward.
         record(trace, 499, { error: 'client_closed_request' });
         return;
       }
-      tokens = await stream(req, res, trace, body);
+      tokens = await stream(req, res, trace, body, vouched);
     } finally {
       admission.release(tokens);
       deps.markUsed?.(trace.model);
     }
   };
 
-  /** Placement's step before forwarding: the model is loaded (on demand) or the request fails. */
-  const ensureLoaded = async (trace: Trace): Promise<void> => {
+  /** Placement's step before forwarding: the model is loaded (on demand) or the request fails; true when the cached list vouched for it. */
+  const ensureLoaded = async (trace: Trace, cached: boolean): Promise<boolean> => {
     if (deps.ensureLoaded !== undefined && trace.model !== null) {
-      await deps.ensureLoaded(trace.model);
+      return deps.ensureLoaded(trace.model, cached);
     }
+    return false;
+  };
+
+  /**
+   * Sends the request upstream. When the cached model list `vouched` for the model, it goes with
+   * `autoload=false` (the router must not load behind placement's back); should the router answer
+   * that the model is not loaded (unloaded since the list was cached), placement checks afresh
+   * (loading it on demand) and the request goes again. Resolves with the answer to pass on.
+   */
+  const send = async (trace: Trace, body: Buffer, headers: Record<string, string>, signal: AbortSignal, vouched: boolean): Promise<UpstreamResponse> => {
+    const path = `v1${trace.endpoint}`;
+    if (!vouched) {
+      return upstream.forward('POST', path, body, headers, signal);
+    }
+    const up = await upstream.forward('POST', `${path}?autoload=false`, body, headers, signal);
+    if (up.status !== 400) {
+      return up;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Not destroyed on leaving the loop early: a body too big for the router's refusal is passed on whole.
+    for await (const chunk of up.body.iterator({ destroyOnReturn: false })) {
+      chunks.push(chunk as Buffer);
+      size += (chunk as Buffer).length;
+      if (size > MAX_ERROR_BODY_BYTES) {
+        break;
+      }
+    }
+    const head = Buffer.concat(chunks);
+    if (size <= MAX_ERROR_BODY_BYTES && head.includes(NOT_LOADED_MESSAGE)) {
+      log.debug('model unloaded since the list was cached; checking afresh', { model: trace.model });
+      await ensureLoaded(trace, false);
+      return upstream.forward('POST', path, body, headers, signal);
+    }
+    // Another 400 (a bad request): passed on as the router gave it.
+    const rest = up.body;
+    return { ...up, body: Readable.from((async function* () {
+      yield head;
+      yield* rest;
+    })()) };
   };
 
   /** Forwards the request and streams the answer back; resolves with the tokens used. */
-  const stream = async (req: Request, res: Response, trace: Trace, body: Buffer): Promise<number> => {
+  const stream = async (req: Request, res: Response, trace: Trace, body: Buffer, vouched: boolean): Promise<number> => {
     const controller = new AbortController();
     // The client went away before the answer ended: stop the router's work too.
     const onClose = (): void => {
@@ -231,7 +279,7 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
     if (typeof accept === 'string') {
       headers.accept = accept;
     }
-    const up = await upstream.forward('POST', `v1${trace.endpoint}`, body, headers, controller.signal);
+    const up = await send(trace, body, headers, controller.signal, vouched);
     const tap = new UsageTap(up.headers['content-type']);
     const capture = deps.capture?.settings();
     const captured = capture?.enabled === true ? new CaptureBuffer(capture.maxBytes, body) : undefined;

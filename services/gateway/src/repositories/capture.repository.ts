@@ -1,4 +1,5 @@
 import { CAPTURE_DEFAULTS, type CapturedExchange, type CaptureSettings } from '@llamaproxy/shared';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../db/database.js';
 
 /** One request's captured sides, as the proxy gathered them (already cut at the byte bound). */
@@ -25,6 +26,8 @@ interface CaptureRow {
  */
 export class CaptureRepository {
   private readonly db: Db;
+  /** The settings read, prepared once on first use (every `/v1` request runs it). */
+  private selectSettings: Statement<[]> | null = null;
 
   constructor(db: Db) {
     this.db = db;
@@ -32,7 +35,8 @@ export class CaptureRepository {
 
   /** The settings (the defaults, capture off, until an admin changed them). */
   settings(): CaptureSettings {
-    const row = this.db.prepare('SELECT enabled, max_requests, max_bytes FROM api_capture_settings WHERE id = 1').get() as
+    this.selectSettings ??= this.db.prepare<[]>('SELECT enabled, max_requests, max_bytes FROM api_capture_settings WHERE id = 1');
+    const row = this.selectSettings.get() as
       | { enabled: number; max_requests: number; max_bytes: number }
       | undefined;
     return row === undefined ? CAPTURE_DEFAULTS : { enabled: row.enabled === 1, maxRequests: row.max_requests, maxBytes: row.max_bytes };

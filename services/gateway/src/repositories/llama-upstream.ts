@@ -1,5 +1,6 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
 import { z } from 'zod';
 
 /** A model as the router lists it (`GET /models`). */
@@ -24,7 +25,7 @@ const ModelsBody = z.object({
 export interface UpstreamResponse {
   status: number;
   headers: IncomingMessage['headers'];
-  body: IncomingMessage;
+  body: Readable;
 }
 
 /** The router could not be reached or did not answer (connection refused, reset, timeout). */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
 /** One admitted request's place; `release` once it has ended (a second call does nothing). */
@@ -23,6 +23,8 @@ redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return {1, held + 1}
 `;
+/** ACQUIRE's SHA-1, for EVALSHA (the script's text goes to Redis only when Redis does not know it yet). */
+const ACQUIRE_SHA = createHash('sha1').update(ACQUIRE).digest('hex');
 
 /**
  * The per-model concurrency cap (API_MODEL_CONCURRENCY requests waiting and running), counted
@@ -33,7 +35,7 @@ return {1, held + 1}
  * the endpoint keeps serving.
  */
 export class ModelSlots {
-  private readonly redis: Pick<Redis, 'status' | 'eval' | 'zrem' | 'zadd'>;
+  private readonly redis: Pick<Redis, 'status' | 'eval' | 'evalsha' | 'zrem' | 'zadd'>;
   private readonly limit: number;
   private readonly prefix: string;
   private readonly now: () => number;
@@ -43,7 +45,7 @@ export class ModelSlots {
   private readonly local = new Map<string, number>();
   private renewTimer: NodeJS.Timeout | null = null;
 
-  constructor(redis: Pick<Redis, 'status' | 'eval' | 'zrem' | 'zadd'>, limit: number, options: { prefix?: string; now?: () => number } = {}) {
+  constructor(redis: Pick<Redis, 'status' | 'eval' | 'evalsha' | 'zrem' | 'zadd'>, limit: number, options: { prefix?: string; now?: () => number } = {}) {
     this.redis = redis;
     this.limit = limit;
     this.prefix = options.prefix ?? 'llamaproxy:api:model-slots:';
@@ -82,7 +84,14 @@ export class ModelSlots {
   private async acquireShared(model: string): Promise<ModelSlot | { held: number }> {
     const member = randomUUID();
     const now = this.now();
-    const [taken, held] = (await this.redis.eval(ACQUIRE, 1, this.key(model), now, this.limit, now + SLOT_LEASE_MS, member, SLOT_LEASE_MS * 2)) as [number, number];
+    const args = [this.key(model), now, this.limit, now + SLOT_LEASE_MS, member, SLOT_LEASE_MS * 2] as const;
+    const [taken, held] = (await this.redis.evalsha(ACQUIRE_SHA, 1, ...args).catch((err: unknown) => {
+      // NOSCRIPT: Redis restarted or flushed its script cache; EVAL loads the script again.
+      if (err instanceof Error && err.message.startsWith('NOSCRIPT')) {
+        return this.redis.eval(ACQUIRE, 1, ...args);
+      }
+      throw err;
+    })) as [number, number];
     if (taken !== 1) {
       return { held };
     }

@@ -73,6 +73,25 @@ export class OnDemandLoad {
     }
   }
 
+  /**
+   * The fast path of `ensureLoaded` for each `/v1` request: trusts the router's model list as the
+   * proxy caches it (up to 1 s, no request to the router) and resolves `true` when it says the
+   * model is served; the caller then forwards with `autoload=false`, and should the router answer
+   * that the model is not loaded (unloaded a moment ago), calls `ensureLoaded` and forwards again.
+   * Otherwise runs `ensureLoaded` (asks fresh, loads when needed) and resolves `false`; with
+   * `PLACEMENT=count` resolves `false` at once (the router loads on its own).
+   */
+  async ensureLoadedCached(modelId: string): Promise<boolean> {
+    if (this.deps.mode() === 'count') {
+      return false;
+    }
+    if (SERVING.has((await this.deps.status(modelId, false)) ?? '')) {
+      return true;
+    }
+    await this.ensureLoaded(modelId);
+    return false;
+  }
+
   /** Requests for which a load is being waited for now, by model (for tests and logs). */
   waiting(): string[] {
     return [...this.pending.keys()];

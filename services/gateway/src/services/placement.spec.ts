@@ -140,8 +140,9 @@ describe(MemoryReports.name, () => {
 });
 
 describe(OnDemandLoad.name, () => {
-  const build = (options: { mode?: 'memory' | 'count' | null; status?: string; outcome?: JobOutcome } = {}) => {
+  const build = (options: { mode?: 'memory' | 'count' | null; status?: string; freshStatus?: string; outcome?: JobOutcome } = {}) => {
     const submitted: string[] = [];
+    const asked: ('fresh' | 'cached')[] = [];
     let release: (o: JobOutcome) => void = () => undefined;
     const sut = new OnDemandLoad({
       jobs: {
@@ -152,12 +153,38 @@ describe(OnDemandLoad.name, () => {
         outcome: () => (options.outcome !== undefined ? Promise.resolve(options.outcome) : new Promise<JobOutcome>((r) => (release = r))),
       },
       mode: () => (options.mode === undefined ? 'memory' : options.mode),
-      status: async () => options.status ?? 'unloaded',
+      status: async (_modelId, fresh) => {
+        asked.push(fresh ? 'fresh' : 'cached');
+        return (fresh ? options.freshStatus : undefined) ?? options.status ?? 'unloaded';
+      },
       waitMs: 1000,
       logger,
     });
-    return { sut, submitted, release: (o: JobOutcome) => release(o) };
+    return { sut, submitted, asked, release: (o: JobOutcome) => release(o) };
   };
+
+  it('lets the cached list vouch for a loaded model without asking the router', async () => {
+    const { sut, submitted, asked } = build({ status: 'loaded' });
+    await expect(sut.ensureLoadedCached('tiny')).resolves.toBe(true);
+    expect(asked).toEqual(['cached']);
+    expect(submitted).toEqual([]);
+  });
+
+  it('asks afresh when the cached list does not say loaded, and loads only when the fresh answer says so too', async () => {
+    const loadedMeanwhile = build({ status: 'unloaded', freshStatus: 'loaded' });
+    await expect(loadedMeanwhile.sut.ensureLoadedCached('tiny')).resolves.toBe(false);
+    expect(loadedMeanwhile.asked).toEqual(['cached', 'fresh']);
+    expect(loadedMeanwhile.submitted).toEqual([]);
+    const unloaded = build({ status: 'unloaded', outcome: { state: 'completed', result: null } });
+    await expect(unloaded.sut.ensureLoadedCached('tiny')).resolves.toBe(false);
+    expect(unloaded.submitted).toEqual(['tiny']);
+  });
+
+  it('vouches for nothing in count mode (the router loads on its own)', async () => {
+    const { sut, asked } = build({ mode: 'count', status: 'loaded' });
+    await expect(sut.ensureLoadedCached('tiny')).resolves.toBe(false);
+    expect(asked).toEqual([]);
+  });
 
   it('loads a model that is not loaded, once for concurrent requests', async () => {
     const { sut, submitted, release } = build();

@@ -35,4 +35,29 @@ describe(UsageTap.name, () => {
     sut.push(Buffer.from('<html>bad gateway</html>'));
     expect(sut.end()).toEqual({ promptTokens: null, cachedTokens: null, completionTokens: null, tokensPerSec: null });
   });
+
+  it('reads figures whose line is split inside a multi-byte character and a marker', () => {
+    const sut = new UsageTap('text/event-stream');
+    const text = Buffer.from(sse({ choices: [{ delta: { content: 'é€😀' } }], usage: { prompt_tokens: 4, completion_tokens: 2 } }));
+    const cut = text.indexOf('€') + 1;
+    const marker = text.indexOf('"usage"') + 3;
+    sut.push(text.subarray(0, cut));
+    sut.push(text.subarray(cut, marker));
+    sut.push(text.subarray(marker));
+    expect(sut.end()).toMatchObject({ promptTokens: 4, completionTokens: 2 });
+  });
+
+  it('reads a last event that ends without a newline', () => {
+    const sut = new UsageTap('text/event-stream');
+    sut.push(Buffer.from('data: {"choices":[]}\n\ndata: {"timings":{"prompt_n":3,"predicted_n":5}}'));
+    expect(sut.end()).toMatchObject({ promptTokens: 3, completionTokens: 5 });
+  });
+
+  it('drops a line that grows past the bound instead of keeping it', () => {
+    const sut = new UsageTap('text/event-stream');
+    sut.push(Buffer.from('data: {"usage":{"prompt_tokens":1,"x":"'));
+    sut.push(Buffer.alloc(2 * 1024 * 1024, 0x61));
+    sut.push(Buffer.from('"}}\n\ndata: {"usage":{"completion_tokens":9}}\n\n'));
+    expect(sut.end()).toEqual({ promptTokens: null, cachedTokens: null, completionTokens: 9, tokensPerSec: null });
+  });
 });
