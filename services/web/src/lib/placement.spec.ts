@@ -73,6 +73,14 @@ describe(loadPreview.name, () => {
     expect(tighter).toEqual({ kind: 'unknown' });
   });
 
+  it('judges a model the node has not estimated yet by its file size, and says so', () => {
+    const r = report([resident('old', 400, { lastUsedAt: 1 }), resident('new', 400, { lastUsedAt: 3 })], {});
+    const sut = loadPreview([r], 'node-a', 'unseen', 300 * 1024 * 1024);
+    expect(sut).toEqual({ kind: 'evicts', evict: ['old'], waitFor: [], fromFileSize: true });
+    expect(loadPreviewText('unseen', sut)).toBe('Loading unseen unloads old to make room (least recently used first). (Judged by its file size: it has not been estimated yet.)');
+    expect(loadPreview([r], 'node-a', 'unseen', 100 * 1024 * 1024)).toEqual({ kind: 'fits' });
+  });
+
   it('says nothing when the model fits, is resident, or nothing is known', () => {
     const r = report([resident('a', 100)], { small: 100, a: 100 });
     expect(loadPreview([r], 'node-a', 'small')).toEqual({ kind: 'fits' });

@@ -71,8 +71,8 @@ class LoadConfirmDialog extends Component<LoadConfirmProps> {
  * the model fits (or nothing is known to tell), else after the user confirmed the evictions the
  * load would make, or chose to try a load that cannot fit.
  */
-export function confirmLoad(ctx: AppContext, model: Pick<ModelView, 'id' | 'nodeId'>): Promise<boolean> {
-  const preview = loadPreview(ctx.store.get('memory'), model.nodeId, model.id);
+export function confirmLoad(ctx: AppContext, model: Pick<ModelView, 'id' | 'nodeId'> & Partial<Pick<ModelView, 'sizeBytes'>>): Promise<boolean> {
+  const preview = loadPreview(ctx.store.get('memory'), model.nodeId, model.id, model.sizeBytes ?? null);
   const text = loadPreviewText(model.id, preview);
   if (text === null || preview.kind === 'unknown' || preview.kind === 'fits') {
     return Promise.resolve(true);
