@@ -113,7 +113,8 @@ describe(enableIncrementalVacuum.name, () => {
     const path = join(dir, 'big.db');
     const old = new Database(path);
     old.exec(MIGRATIONS[0] ?? '');
-    old.transaction(() => new LogRepository(old).insert(lines(2_000)))();
+    const insert = old.prepare('INSERT INTO logs (ts, level, source, node_id, model_id, message) VALUES (?, ?, ?, ?, ?, ?)');
+    old.transaction(() => lines(2_000).forEach((l) => insert.run(l.ts, l.level, l.source, l.nodeId, l.modelId, l.message)))();
     const bytes = databaseBytes(path);
     try {
       expect(enableIncrementalVacuum(old, path, 1000)).toEqual({ action: 'skipped', reason: expect.stringContaining('larger than') as string, bytes });
