@@ -156,6 +156,7 @@ export class LogRepository {
         return { ...r, id: Number(info.lastInsertRowid) };
       });
       this.fts.index(entries);
+      this.countLines(entries.length);
       return entries;
     });
     return run();
@@ -199,6 +200,21 @@ export class LogRepository {
     return { entries: rows.slice(0, q.limit).map(toEntry), hasMore };
   }
 
+  /**
+   * How many lines are stored (kept in `logs_stats` by insert, prune and clear: COUNT(*) would read
+   * a whole index).
+   */
+  lineCount(): number {
+    return (this.db.prepare('SELECT line_count FROM logs_stats WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+  }
+
+  /** Adds `delta` to the stored line count (inside the write transaction that changed the lines). */
+  private countLines(delta: number): void {
+    if (delta !== 0) {
+      this.db.prepare('UPDATE logs_stats SET line_count = line_count + ? WHERE id = 1').run(delta);
+    }
+  }
+
   latestId(): number {
     return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM logs').get() as { id: number }).id;
   }
@@ -211,6 +227,7 @@ export class LogRepository {
     const run = this.db.transaction((): number => {
       const count = this.db.prepare('DELETE FROM logs').run().changes;
       this.fts.dropAll();
+      this.db.prepare('UPDATE logs_stats SET line_count = 0').run();
       return count;
     });
     return run.immediate();
@@ -233,6 +250,7 @@ export class LogRepository {
   prune(maxRows: number, maxAgeMs: number, now = Date.now(), debugMaxAgeMs = LOG_DEBUG_MAX_AGE_MS, maxLines = LOG_PRUNE_MAX_LINES): number {
     const run = this.db.transaction((): number => {
       const removed = this.pruneLines(maxRows, maxAgeMs, now, debugMaxAgeMs, maxLines);
+      this.countLines(-removed);
       this.fts.dropEmpty();
       return removed;
     });
@@ -255,7 +273,8 @@ export class LogRepository {
     };
     let removed = remove('SELECT id FROM logs WHERE ts < ?', [now - maxAgeMs]);
     removed += remove("SELECT id FROM logs WHERE level = 'debug' AND id < ? ORDER BY id", [this.firstIdAtOrAfter(now - debugMaxAgeMs)]);
-    const excess = (this.db.prepare('SELECT COUNT(*) FROM logs').pluck().get() as number) - maxRows;
+    // The count before this prune's removals so far (logs_stats), less them.
+    const excess = this.lineCount() - removed - maxRows;
     if (excess > 0) {
       const debugRemoved = remove("SELECT id FROM logs WHERE level = 'debug' ORDER BY id", [], excess);
       removed += debugRemoved + remove('SELECT id FROM logs ORDER BY id', [], excess - debugRemoved);
