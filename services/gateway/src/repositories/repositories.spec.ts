@@ -197,14 +197,14 @@ describe(LogRepository.name, () => {
     expect(sut.query({ text: 'again', limit: 10 }).entries).toEqual([]);
     sut.prune(0, 60_000, now);
     expect(partitions()).toEqual([]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'logs_fts%' ORDER BY name").pluck().all()).toEqual([
+      'logs_fts_partitions',
+    ]);
     // The stored line count (logs_stats) followed every insert, prune and clear.
     sut.insert([record('one'), record('two'), record('three')]);
     sut.prune(2, 60_000, now);
     expect(sut.lineCount()).toBe(2);
     expect(db.prepare('SELECT COUNT(*) FROM logs').pluck().get()).toBe(2);
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'logs_fts%' ORDER BY name").pluck().all()).toEqual([
-      'logs_fts_partitions',
-    ]);
   });
 
   it('clears while another connection (a second gateway replica) keeps writing and searching', () => {
