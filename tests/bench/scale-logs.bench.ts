@@ -27,10 +27,11 @@ import { DEFAULT_DASHBOARD_SETTINGS, RedisKeys, STREAM_FIELD, type LogLevel, typ
 import { createLogger } from '@llamaproxy/shared/node';
 import { migrate, openDatabase, type Db } from '@llamaproxy/gateway/src/db/database.js';
 import { MIGRATIONS } from '@llamaproxy/gateway/src/db/migrations.js';
-import { databaseBytes, reclaimFreePages } from '@llamaproxy/gateway/src/db/space.js';
+import { databaseBytes } from '@llamaproxy/gateway/src/db/space.js';
 import { LOG_DEBUG_MAX_AGE_MS, LogRepository, type LogQuery } from '@llamaproxy/gateway/src/repositories/log.repository.js';
 import { MetricsRepository } from '@llamaproxy/gateway/src/repositories/metrics.repository.js';
 import { StreamConsumer } from '@llamaproxy/gateway/src/repositories/stream-consumer.js';
+import { runLogRetention } from '@llamaproxy/gateway/src/services/log-retention.js';
 import { readMetricsHistory } from '@llamaproxy/gateway/src/services/metrics-history.js';
 import { startRedis, waitFor } from '../src/harness/index.js';
 import { percentile, row, type Bench, type BenchRow } from './bench.js';
@@ -166,30 +167,26 @@ export async function logFigures(dir: string): Promise<BenchRow[]> {
   db.pragma('wal_checkpoint(TRUNCATE)');
   const fullBytes = databaseBytes(path);
   const now = t0 + LOG_ROWS * LINE_INTERVAL_MS;
+  // Each tick is the gateway's runLogRetention: slices (prune, then incremental vacuum) with the
+  // event loop free between them; the longest slice is the longest the gateway is held.
   const ticks: number[] = [];
-  const pruneMs: number[] = [];
-  const vacuumMs: number[] = [];
+  const slices: number[] = [];
   const partitionsBefore = db.prepare('SELECT COUNT(*) FROM logs_fts_partitions').pluck().get() as number;
   let removed = 0;
   let idle = 0;
   while (idle < 3 && ticks.length < 1000) {
-    const started = performance.now();
-    const n = logs.prune((LOG_ROWS * 3) / 4, 365 * DAY, now, 365 * DAY);
-    const pruned = performance.now();
-    const { freed } = reclaimFreePages(db);
-    const done = performance.now();
-    ticks.push(done - started);
-    pruneMs.push(pruned - started);
-    vacuumMs.push(done - pruned);
-    removed += n;
-    idle = n === 0 && freed === 0 ? idle + 1 : 0;
+    const run = await runLogRetention(logs, db, { maxRows: (LOG_ROWS * 3) / 4, maxAgeMs: 365 * DAY, now, debugMaxAgeMs: 365 * DAY });
+    ticks.push(run.longestSliceMs);
+    slices.push(run.longestSliceMs);
+    removed += run.removed;
+    idle = run.removed === 0 && run.freedPages === 0 ? idle + 1 : 0;
   }
   const prunedBytes = databaseBytes(path);
-  const worstTick = Math.max(...ticks);
+  const worstTick = Math.max(...slices);
   const partitionsAfter = db.prepare('SELECT COUNT(*) FROM logs_fts_partitions').pluck().get() as number;
   log(
-    `file ${(fullBytes / 1e6).toFixed(0)} MB; pruned ${removed} lines in ${ticks.length} ticks (worst ${worstTick.toFixed(0)} ms: prune ${Math.max(...pruneMs).toFixed(0)} ms, ` +
-      `vacuum ${Math.max(...vacuumMs).toFixed(0)} ms; p50 ${percentile(ticks, 50).toFixed(0)} ms), full-text partitions ${partitionsBefore} -> ${partitionsAfter}: ${(prunedBytes / 1e6).toFixed(0)} MB`,
+    `file ${(fullBytes / 1e6).toFixed(0)} MB; pruned ${removed} lines in ${ticks.length} ticks (longest slice ${worstTick.toFixed(0)} ms, p50 of the ticks' longest ${percentile(slices, 50).toFixed(0)} ms), ` +
+      `full-text partitions ${partitionsBefore} -> ${partitionsAfter}: ${(prunedBytes / 1e6).toFixed(0)} MB`,
   );
   // The same queries once more, on the pruned file (its partitions partly pruned).
   for (const { name, q } of queries) {
@@ -209,9 +206,8 @@ export async function logFigures(dir: string): Promise<BenchRow[]> {
       target: 'smaller',
       met: prunedBytes < fullBytes,
     }),
-    row({ figure: 'one prune tick, worst (prune + incremental vacuum; the gateway prunes every minute)', value: worstTick, unit: 'ms', target: '< 50 ms', met: worstTick < 50 }),
-    row({ figure: 'one prune tick, worst prune step', value: Math.max(...pruneMs), unit: 'ms' }),
-    row({ figure: 'one prune tick, worst incremental vacuum step', value: Math.max(...vacuumMs), unit: 'ms' }),
+    row({ figure: 'longest slice of a prune tick (the event loop held; the gateway prunes every minute)', value: worstTick, unit: 'ms', target: '< 50 ms', met: worstTick < 50 }),
+    row({ figure: "longest slice of a prune tick, p50 over the ticks", value: percentile(slices, 50), unit: 'ms' }),
   );
   return rows;
 }
