@@ -178,8 +178,14 @@ export class LogRepository {
    *   (of the time range, when one is given), scanned; older lines are not searched for it.
    * A time range narrows every plan to an id range (two seeks in the `ts` index); a node is read
    * from its own index when it is the only filter besides the level, and checked per row otherwise.
+   * One read transaction: the full-text partitions listed at its start stay readable to its end,
+   * even if another replica's prune drops one meanwhile.
    */
   query(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
+    return this.db.transaction(() => this.queryInSnapshot(q))();
+  }
+
+  private queryInSnapshot(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
     const ascending = q.afterId !== undefined;
     const filters = this.filterClauses(q);
     const range = this.idRange(q);
