@@ -225,6 +225,43 @@ describe(LogRepository.name, () => {
     }
   });
 
+  it('indexes lines from two replicas into shared partitions across partition boundaries, and either one prunes them', () => {
+    const other = openDatabase(join(dir, 'test.db'));
+    try {
+      const sut = new LogRepository(db, { partitionLines: 4 });
+      const replica = new LogRepository(other, { partitionLines: 4 });
+      for (let round = 0; round < 6; round++) {
+        (round % 2 === 0 ? sut : replica).insert([record(`needle ${round}a`), record(`needle ${round}b`, 'debug'), record(`needle ${round}c`)]);
+      }
+      // Ids 1-18, 4 per partition; each round's middle line (ids 2, 5, 8, ...) is a debug line.
+      expect(partitions()).toEqual([
+        'logs_fts',
+        'logs_fts_0',
+        'logs_fts_0_debug',
+        'logs_fts_1',
+        'logs_fts_1_debug',
+        'logs_fts_2',
+        'logs_fts_2_debug',
+        'logs_fts_3',
+        'logs_fts_3_debug',
+        'logs_fts_4',
+        'logs_fts_4_debug',
+      ]);
+      expect(sut.query({ text: 'needle', limit: 100 }).entries).toHaveLength(18);
+      expect(replica.query({ text: 'needle', level: 'info', limit: 100 }).entries).toHaveLength(12);
+      replica.prune(6, 30 * 86_400_000);
+      // The 6 debug lines go first, then the 6 oldest others (ids 1-9): id 10 keeps partition 2.
+      expect(messages(sut.query({ text: 'needle', afterId: 0, limit: 100 }))).toEqual(['needle 3a', 'needle 3c', 'needle 4a', 'needle 4c', 'needle 5a', 'needle 5c']);
+      expect(sut.lineCount()).toBe(6);
+      expect(partitions()).toEqual(['logs_fts_2', 'logs_fts_3', 'logs_fts_4']);
+      sut.insert([record('needle after')]);
+      expect(messages(replica.query({ text: 'needle', limit: 1 }))).toEqual(['needle after']);
+      checkFullTextIndex();
+    } finally {
+      other.close();
+    }
+  });
+
   it('indexes the lines stored before the full-text migration', () => {
     db.close();
     db = new Database(join(dir, 'v2.db'));
