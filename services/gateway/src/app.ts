@@ -8,7 +8,7 @@ import { createAlerting, type Alerting } from './alerting.js';
 import type { GatewayConfig } from './config.js';
 import { openDatabase, type Db } from './db/database.js';
 import { DatabaseCondition } from './db/database-errors.js';
-import { reclaimFreePages, type VacuumSetup } from './db/space.js';
+import type { VacuumSetup } from './db/space.js';
 import { createHttpApp } from './handlers/http.handler.js';
 import { createAuthRouter } from './handlers/auth.routes.js';
 import { createRequestHandlers } from './handlers/request-handlers.js';
@@ -24,6 +24,7 @@ import { ActivityFeed } from './services/activity-feed.js';
 import { ApiActivityWriter } from './services/api-activity-writer.js';
 import { ApiKeysService } from './services/api-keys.service.js';
 import { ApiMetrics } from './services/api-metrics.js';
+import { runLogRetention } from './services/log-retention.js';
 import { OpenAiProxy } from './services/openai-proxy.service.js';
 import { ProxyTrust } from './repositories/proxy-trust.js';
 import { SessionRepository } from './repositories/session.repository.js';
@@ -76,6 +77,8 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
   let control: ControlQueue | null = null;
   let downloadQueue: DownloadQueue | null = null;
   let pruneTimer: NodeJS.Timeout | null = null;
+  /** Set by shutdown: a retention run between two slices stops quietly (the database is closing). */
+  let stopping = false;
   let watchTimer: NodeJS.Timeout | null = null;
   let presenceTimer: NodeJS.Timeout | null = null;
   let stopProxies: () => void = () => undefined;
@@ -330,28 +333,47 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
       }, 5000);
       watchTimer.unref();
 
-      const prune = (): void => {
+      let pruning = false;
+      const prune = async (): Promise<void> => {
+        // A run still in progress (slices yield to the event loop) is not started twice.
+        if (pruning) {
+          return;
+        }
+        pruning = true;
         try {
           const r = dashboard.settings().retention;
           const hour = 3_600_000;
           metrics.prune({ raw: r.rawHours * hour, minute: r.minuteDays * DAY, hour: r.hourDays * DAY });
-          logs.prune(r.logsMaxRows, r.logsMaxAgeDays * DAY);
           state.pruneIngested(DAY);
           jobRepo.prune(7 * DAY);
           auth.pruneSessions();
           auditRepo.prune(config.auth.auditRetentionMs);
           alerts.prune();
           apiActivity.prune(config.api.activityRetentionMs);
-          const space = reclaimFreePages(database);
-          if (space.freed > 0) {
-            logger.info('database space returned', { pages: space.freed, freePagesLeft: space.left });
+          // Last: it also returns the pages the prunes above freed, in slices.
+          const run = await runLogRetention(logs, database, {
+            maxRows: r.logsMaxRows,
+            maxAgeMs: r.logsMaxAgeDays * DAY,
+            pause: async () => {
+              await new Promise((resolve) => setImmediate(resolve));
+              if (stopping) {
+                throw new Error('the gateway is shutting down');
+              }
+            },
+          });
+          if (run.freedPages > 0) {
+            logger.info('database space returned', { pages: run.freedPages, freePagesLeft: run.freePagesLeft, logLinesRemoved: run.removed });
           }
         } catch (err) {
-          logger.warn('pruning failed', errorMeta(err));
+          if (!stopping) {
+            logger.warn('pruning failed', errorMeta(err));
+          }
+        } finally {
+          pruning = false;
         }
       };
-      prune();
-      pruneTimer = setInterval(prune, config.pruneIntervalMs);
+      void prune();
+      pruneTimer = setInterval(() => void prune(), config.pruneIntervalMs);
       pruneTimer.unref();
 
       await new Promise<void>((resolve, reject) => {
@@ -366,6 +388,7 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
     async shutdown(): Promise<void> {
       // Reverse order: stop accepting, stop ingesting (the current batch is stored and
       // acknowledged first), close sockets and queues, then Redis and the database.
+      stopping = true;
       if (pruneTimer !== null) {
         clearInterval(pruneTimer);
       }

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DEFAULT_DASHBOARD_SETTINGS, LOG_LEVEL_RANK, type LogEntry, type LogRecord } from '@llamaproxy/shared';
 import { openDatabase, type Db } from '../db/database.js';
+import { LOG_FTS_PARTITION_LINES } from './log-fts-partitions.js';
 import { LOG_TIME_SLACK_MS, LogRepository, type LogQuery } from './log.repository.js';
 
 let dir: string;
@@ -77,7 +78,7 @@ describe(LogRepository.name, () => {
     { name: 'a source', q: { source: 'supervisor' }, reads: [/USING INDEX logs_source_id \(source=\?/] },
     { name: 'a model', q: { modelId: 'm2' }, reads: [/USING INDEX logs_model_id \(model_id=\?/] },
     { name: 'a node', q: { nodeId: 'node-c' }, reads: [/USING INDEX logs_node_id \(node_id=\?/] },
-    { name: 'an absent text', q: { text: 'no such text anywhere' }, reads: [/logs_fts VIRTUAL TABLE/] },
+    { name: 'an absent text', q: { text: 'no such text anywhere' }, reads: [/logs_fts_\d+ VIRTUAL TABLE/] },
     { name: 'a text too short for the index', q: { text: 'zq' }, reads: [/INTEGER PRIMARY KEY \(rowid>\?/] },
     { name: 'a time range', q: { from: t0 + 100 * MINUTE, to: t0 + 120 * MINUTE }, reads: [/logs_ts \(ts<\?\)/, /logs_ts \(ts>\?\)/, /INTEGER PRIMARY KEY \(rowid>\? AND rowid<\?\)/] },
     { name: 'a level and a source', q: { level: 'warn', source: 'gateway' }, reads: [/logs_level_source_id \(level=\? AND source=\?/] },
@@ -86,11 +87,11 @@ describe(LogRepository.name, () => {
     { name: 'a source, a model and a node', q: { source: 'gateway', modelId: 'm1', nodeId: 'node-a' }, reads: [/logs_model_id \(model_id=\?/] },
     { name: 'a level and a time range', q: { level: 'error', from: t0 + 100 * MINUTE, to: t0 + 120 * MINUTE }, reads: [/logs_level_id \(level=\? AND id>\? AND id<\?\)/] },
     { name: 'a text and a level (its newest lines probed first)', q: { text: 'disk full', level: 'error' }, reads: [/logs_level_id \(level=\?/] },
-    { name: 'an absent text and a level and worse', q: { text: 'no such text', level: 'warn' }, reads: [/logs_fts VIRTUAL TABLE/] },
+    { name: 'an absent text and a level and worse', q: { text: 'no such text', level: 'warn' }, reads: [/logs_fts_\d+ VIRTUAL TABLE/] },
     {
       name: 'everything at once',
       q: { text: 'disk full', level: 'warn', source: 'gateway', modelId: 'm1', nodeId: 'node-a', from: t0, to: t0 + 200 * MINUTE },
-      reads: [/logs_fts VIRTUAL TABLE/, /logs_ts \(ts<\?\)|logs_ts \(ts>\?\)/],
+      reads: [/logs_fts_\d+ VIRTUAL TABLE/, /logs_ts \(ts<\?\)|logs_ts \(ts>\?\)/],
     },
   ];
 
@@ -107,8 +108,8 @@ describe(LogRepository.name, () => {
     }
   });
 
-  it('returns what a filter over every line returns, with nodes and time ranges', () => {
-    const sut = new LogRepository(db, { scanWindowRows: 1000, textCandidates: 7 });
+  it.each([LOG_FTS_PARTITION_LINES, 16])('returns what a filter over every line returns, with nodes and time ranges (%i ids per full-text partition)', (partitionLines) => {
+    const sut = new LogRepository(db, { scanWindowRows: 1000, textCandidates: 7, partitionLines });
     const all = sut.insert(lines(240, t0));
     const expected = (q: LogQuery): { entries: LogEntry[]; hasMore: boolean } => {
       const text = q.text?.toLowerCase();
@@ -145,6 +146,49 @@ describe(LogRepository.name, () => {
       }
     }
     expect(checked).toBe(3 * 2 * 4 * 4 * 5 * 3);
+  });
+
+  it('pages across full-text partitions as a scan over the kept lines does, after a prune left partitions partly pruned', () => {
+    const sut = new LogRepository(db, { textCandidates: 7, filterProbeRows: 5, partitionLines: 16 });
+    sut.insert(lines(400, t0));
+    // Over the cap: debug lines go first, then the oldest; partitions with no line left are dropped.
+    expect(sut.prune(250, 30 * DAY, t0 + 400 * MINUTE, 30 * DAY, 1_000)).toBe(150);
+    const partitions = db.prepare('SELECT name FROM logs_fts_partitions').pluck().all() as string[];
+    expect(partitions).not.toContain('logs_fts_0');
+    expect(partitions.length).toBeGreaterThan(10);
+    const kept = sut.query({ afterId: 0, limit: 1000 }).entries;
+    expect(kept).toHaveLength(250);
+    const walk = (q: Omit<LogQuery, 'limit'>, ascending: boolean): LogEntry[] => {
+      const seen: LogEntry[] = [];
+      for (let pages = 0; pages < 200; pages++) {
+        const last = seen.at(-1)?.id;
+        const cursor = ascending ? { afterId: last ?? 0 } : last === undefined ? {} : { beforeId: last };
+        const page = sut.query({ ...q, ...cursor, limit: 7 });
+        seen.push(...page.entries);
+        if (!page.hasMore) {
+          return seen;
+        }
+      }
+      throw new Error('paging did not end');
+    };
+    let walked = 0;
+    for (const text of ['disk full', 'k_1', 'DISK', 'zzz']) {
+      for (const level of [undefined, 'error', 'warn', 'debug'] as const) {
+        for (const modelId of [undefined, 'm2']) {
+          const q = { text, level, modelId };
+          const want = kept.filter(
+            (e) =>
+              e.message.toLowerCase().includes(text.toLowerCase()) &&
+              (level === undefined || LOG_LEVEL_RANK[e.level] <= LOG_LEVEL_RANK[level]) &&
+              (modelId === undefined || e.modelId === modelId),
+          );
+          expect(walk(q, true), JSON.stringify(q)).toEqual(want);
+          expect(walk(q, false), JSON.stringify(q)).toEqual([...want].reverse());
+          walked += want.length;
+        }
+      }
+    }
+    expect(walked).toBeGreaterThan(500);
   });
 
   it('finds lines stored out of time order by less than LOG_TIME_SLACK_MS', () => {

@@ -1,6 +1,7 @@
 import type { LogEntry, LogLevel, LogRecord, LogSource } from '@llamaproxy/shared';
 import { LOG_LEVEL_RANK } from '@llamaproxy/shared';
 import type { Db } from '../db/database.js';
+import { LOG_FTS_PARTITION_LINES, LogFtsPartitions, trigramMatch, type LogFtsPartition } from './log-fts-partitions.js';
 
 interface LogRow {
   id: number;
@@ -67,10 +68,11 @@ export const LOG_DEBUG_MAX_AGE_MS = 86_400_000;
 export const LOG_TIME_SLACK_MS = 15 * 60_000;
 
 /**
- * Lines removed per prune at most (`LogRepository.prune`): a removal updates the full-text index,
- * and 5,000 took 0.4-0.7 s on a loaded 2-core machine (`npm run bench -- scale`), so 2,000 keeps a
- * prune near a quarter of a second. The gateway prunes every minute: this keeps up with 120,000 new
- * lines an hour, eight times a busy router's rate.
+ * Lines removed per prune at most (`LogRepository.prune`). Since migration 11 a removal no longer
+ * touches the full-text index (its partitions are dropped whole), only the table and its b-tree
+ * indexes; the bound keeps one prune short (see `npm run bench -- scale` for the worst tick). The
+ * gateway prunes every minute: this keeps up with 120,000 new lines an hour, eight times a busy
+ * router's rate.
  */
 export const LOG_PRUNE_MAX_LINES = 2_000;
 
@@ -81,11 +83,13 @@ export const LOG_PRUNE_MAX_LINES = 2_000;
  */
 export const LOG_FILTER_PROBE_ROWS = 2_000;
 
-/** The bounds of `LogRepository.query`'s plans (see the constants above). */
+/** The bounds of `LogRepository.query`'s plans (see the constants above), and the full-text partition size. */
 export interface LogQueryLimits {
   scanWindowRows: number;
   textCandidates: number;
   filterProbeRows: number;
+  /** Ids per full-text partition (LOG_FTS_PARTITION_LINES). */
+  partitionLines: number;
 }
 
 const LEVELS = Object.keys(LOG_LEVEL_RANK) as LogLevel[];
@@ -119,28 +123,43 @@ interface IdRange {
 
 /**
  * Stored log lines; ids increase monotonically and are the clients' resume cursor.
- * Migration 3 keeps `logs_fts` (trigram full-text index over `message`) in step by triggers, and
- * indexes level/source/model together with id, so that every query reads an index in id order.
+ * Migration 3 indexes level/source/model together with id, so that every query reads an index in id
+ * order; the trigram full-text index over `message` is partitioned by id (migration 11,
+ * `LogFtsPartitions`), kept by `insert`, and dropped a whole partition at a time by `prune`.
  */
 export class LogRepository {
   private readonly db: Db;
   private readonly limits: LogQueryLimits;
+  private readonly fts: LogFtsPartitions;
 
-  /** `limits` exist for tests (small tables); the defaults are LOG_SCAN_WINDOW_ROWS, LOG_TEXT_CANDIDATES. */
+  /** `limits` exist for tests (small tables); the defaults are the LOG_* constants above and LOG_FTS_PARTITION_LINES. */
   constructor(db: Db, limits: Partial<LogQueryLimits> = {}) {
     this.db = db;
-    this.limits = { scanWindowRows: LOG_SCAN_WINDOW_ROWS, textCandidates: LOG_TEXT_CANDIDATES, filterProbeRows: LOG_FILTER_PROBE_ROWS, ...limits };
+    this.limits = {
+      scanWindowRows: LOG_SCAN_WINDOW_ROWS,
+      textCandidates: LOG_TEXT_CANDIDATES,
+      filterProbeRows: LOG_FILTER_PROBE_ROWS,
+      partitionLines: LOG_FTS_PARTITION_LINES,
+      ...limits,
+    };
+    this.fts = new LogFtsPartitions(db, this.limits.partitionLines);
   }
 
-  /** Inserts records (call inside the ingest transaction); returns them with their ids. */
+  /** Inserts records and indexes their text (in one transaction, nested in the caller's); returns them with their ids. */
   insert(records: LogRecord[]): LogEntry[] {
     const stmt = this.db.prepare(
       'INSERT INTO logs (ts, level, source, node_id, model_id, message) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    return records.map((r) => {
-      const info = stmt.run(r.ts, r.level, r.source, r.nodeId, r.modelId, r.message);
-      return { ...r, id: Number(info.lastInsertRowid) };
+    const run = this.db.transaction((): LogEntry[] => {
+      const entries = records.map((r) => {
+        const info = stmt.run(r.ts, r.level, r.source, r.nodeId, r.modelId, r.message);
+        return { ...r, id: Number(info.lastInsertRowid) };
+      });
+      this.fts.index(entries);
+      this.countLines(entries.length);
+      return entries;
     });
+    return run();
   }
 
   /**
@@ -159,8 +178,14 @@ export class LogRepository {
    *   (of the time range, when one is given), scanned; older lines are not searched for it.
    * A time range narrows every plan to an id range (two seeks in the `ts` index); a node is read
    * from its own index when it is the only filter besides the level, and checked per row otherwise.
+   * One read transaction: the full-text partitions listed at its start stay readable to its end,
+   * even if another replica's prune drops one meanwhile.
    */
   query(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
+    return this.db.transaction(() => this.queryInSnapshot(q))();
+  }
+
+  private queryInSnapshot(q: LogQuery): { entries: LogEntry[]; hasMore: boolean } {
     const ascending = q.afterId !== undefined;
     const filters = this.filterClauses(q);
     const range = this.idRange(q);
@@ -181,46 +206,65 @@ export class LogRepository {
     return { entries: rows.slice(0, q.limit).map(toEntry), hasMore };
   }
 
+  /**
+   * How many lines are stored (kept in `logs_stats` by insert, prune and clear: COUNT(*) would read
+   * a whole index).
+   */
+  lineCount(): number {
+    return (this.db.prepare('SELECT line_count FROM logs_stats WHERE id = 1').pluck().get() as number | undefined) ?? 0;
+  }
+
+  /** Adds `delta` to the stored line count (inside the write transaction that changed the lines). */
+  private countLines(delta: number): void {
+    if (delta !== 0) {
+      this.db.prepare('UPDATE logs_stats SET line_count = line_count + ? WHERE id = 1').run(delta);
+    }
+  }
+
   latestId(): number {
     return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS id FROM logs').get() as { id: number }).id;
   }
 
   /**
-   * Deletes every line; returns how many. The delete trigger is dropped for the statement (and
-   * recreated from its stored SQL, in the same write transaction) so that the table is truncated at
-   * once and the full-text index emptied with one 'delete-all', not one delete per line.
+   * Deletes every line and drops every full-text partition, in one write transaction; returns how
+   * many lines. The table has no triggers, so the DELETE truncates it at once.
    */
   clear(): number {
     const run = this.db.transaction((): number => {
-      const trigger = this.db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'logs_fts_delete'").pluck().get() as
-        | string
-        | undefined;
-      if (trigger === undefined) {
-        return this.db.prepare('DELETE FROM logs').run().changes;
-      }
-      const count = this.db.prepare('SELECT COUNT(*) FROM logs').pluck().get() as number;
-      this.db.exec('DROP TRIGGER logs_fts_delete');
-      this.db.prepare('DELETE FROM logs').run();
-      this.db.prepare("INSERT INTO logs_fts (logs_fts) VALUES ('delete-all')").run();
-      this.db.exec(trigger);
+      const count = this.db.prepare('DELETE FROM logs').run().changes;
+      this.fts.dropAll();
+      this.db.prepare('UPDATE logs_stats SET line_count = 0').run();
       return count;
     });
     return run.immediate();
   }
 
   /**
-   * Retention, in this order (the trigger keeps the full-text index in step):
+   * Retention, in this order:
    * 1. every line older than `maxAgeMs`;
    * 2. debug lines older than `debugMaxAgeMs` (LOG_DEBUG_MAX_AGE_MS): most of them are the router's
    *    "proxying request" line of our own services' polls, 1 line per second per loaded model;
    * 3. beyond `maxRows` lines, the oldest debug lines first, then the oldest of any level.
-   * At most `maxLines` lines in all per call (LOG_PRUNE_MAX_LINES): each costs its full-text index
-   * update, so a lowered retention is applied over the next calls instead of holding the gateway
-   * for seconds. Each step reads an index: ages by `logs_ts` (the debug cut is the id of the first
-   * line at or after the cut-off time), debug lines by `logs_level_id`. Returns how many lines were
-   * removed; the pages they held are returned to the file system by `reclaimFreePages` (db/space.ts).
+   * At most `maxLines` lines in all per call (LOG_PRUNE_MAX_LINES), so a lowered retention is
+   * applied over the next calls instead of holding the gateway. Each step reads an index: ages by
+   * `logs_ts` (the debug cut is the id of the first line at or after the cut-off time), debug lines
+   * by `logs_level_id`. A removal touches the table and its b-tree indexes only; then every full-text
+   * partition none of whose lines is left is dropped whole (`LogFtsPartitions.dropEmpty`). All in
+   * one write transaction. Returns how many lines were removed; the pages they and the dropped
+   * partitions held are returned to the file system by `reclaimFreePages` (db/space.ts).
    */
   prune(maxRows: number, maxAgeMs: number, now = Date.now(), debugMaxAgeMs = LOG_DEBUG_MAX_AGE_MS, maxLines = LOG_PRUNE_MAX_LINES): number {
+    const run = this.db.transaction((): number => {
+      const removed = this.pruneLines(maxRows, maxAgeMs, now, debugMaxAgeMs, maxLines);
+      this.countLines(-removed);
+      this.fts.dropEmpty();
+      return removed;
+    });
+    return run.immediate();
+  }
+
+  /** The row deletes of `prune`. */
+  private pruneLines(maxRows: number, maxAgeMs: number, now: number, debugMaxAgeMs: number, maxLines: number): number {
     let budget = Math.max(0, maxLines);
     /** Deletes the first `cap` (and at most `budget`) lines `select` names. */
     const remove = (select: string, params: (string | number)[], cap = Number.POSITIVE_INFINITY): number => {
@@ -235,7 +279,8 @@ export class LogRepository {
     };
     let removed = remove('SELECT id FROM logs WHERE ts < ?', [now - maxAgeMs]);
     removed += remove("SELECT id FROM logs WHERE level = 'debug' AND id < ? ORDER BY id", [this.firstIdAtOrAfter(now - debugMaxAgeMs)]);
-    const excess = (this.db.prepare('SELECT COUNT(*) FROM logs').pluck().get() as number) - maxRows;
+    // The count before this prune's removals so far (logs_stats), less them.
+    const excess = this.lineCount() - removed - maxRows;
     if (excess > 0) {
       const debugRemoved = remove("SELECT id FROM logs WHERE level = 'debug' ORDER BY id", [], excess);
       removed += debugRemoved + remove('SELECT id FROM logs ORDER BY id', [], excess - debugRemoved);
@@ -340,21 +385,17 @@ export class LogRepository {
     return this.db.prepare(sql).all(...used.flatMap((c) => c.params), page) as LogRow[];
   }
 
-  /** Text with a run of 3+ characters: through the trigram index (see `query`). */
+  /** Text with a run of 3+ characters: through the trigram index's partitions, newest first (see `query`). */
   private searchText(text: string, filters: Filters, range: IdRange, ascending: boolean, page: number): LogRow[] {
     // The index narrows with the text's own `%`/`_` as wildcards (a superset); the literal LIKE decides.
-    const loose = `%${text}%`;
+    const match = trigramMatch(text) ?? '';
     const exact = textClause(text);
-    const ftsCursor = rangeClause(range, 'rowid');
-    const order = ascending ? 'ASC' : 'DESC';
     const probed = this.probeFiltered(filters, range, exact, ascending, page);
     if (probed !== null) {
       return probed;
     }
-    const candidates = this.db
-      .prepare(`SELECT rowid FROM logs_fts WHERE message LIKE ?${ftsCursor.sql !== '' ? ` AND ${ftsCursor.sql}` : ''} ORDER BY rowid ${order} LIMIT ?`)
-      .pluck()
-      .all(loose, ...ftsCursor.params, this.limits.textCandidates) as number[];
+    const groups = this.fts.groups(range, filters.levels, ascending);
+    const candidates = this.ftsCandidates(groups, match, range, ascending, this.limits.textCandidates);
     const inCandidates: Clause = { sql: 'l.id IN (SELECT value FROM json_each(?))', params: [JSON.stringify(candidates)] };
     const levels: Clause[] = filters.levels === null ? [] : [{ sql: `l.level IN (${filters.levels.map(() => '?').join(', ')})`, params: filters.levels }];
     const rows = this.select([inCandidates, exact, ...levels, ...filters.clauses], ascending, page);
@@ -365,14 +406,52 @@ export class LogRepository {
     if (filters.levels !== null || filters.clauses.length > 0) {
       return this.selectFiltered(filters, [rangeClause(range, 'l.id'), exact], ascending, page);
     }
-    return this.select(
-      [{ sql: 'f.message LIKE ?', params: [loose] }, rangeClause(range, 'f.rowid'), exact],
-      ascending,
-      page,
-      // The full-text index drives, in its rowid order (no sort of every match).
-      'logs_fts f CROSS JOIN logs l ON l.id = f.rowid',
-      'f.rowid',
-    );
+    // The full-text index drives, partition after partition in id order (no sort of every match).
+    const found: LogRow[] = [];
+    for (const group of groups) {
+      const order = ascending ? 'ASC' : 'DESC';
+      const branches = group.map((p) => {
+        const t = this.fts.table(p);
+        const where = [{ sql: `${t} MATCH ?`, params: [match] }, rangeClause(range, `${t}.rowid`), exact].filter((c) => c.sql !== '');
+        return {
+          sql: `SELECT * FROM (SELECT l.* FROM ${t} CROSS JOIN logs l ON l.id = ${t}.rowid WHERE ${where.map((c) => c.sql).join(' AND ')} ORDER BY ${t}.rowid ${order} LIMIT ?)`,
+          params: [...where.flatMap((c) => c.params), page - found.length],
+        };
+      });
+      const sql = `${branches.map((b) => b.sql).join(' UNION ALL ')} ORDER BY id ${order} LIMIT ?`;
+      found.push(...(this.db.prepare(sql).all(...branches.flatMap((b) => b.params), page - found.length) as LogRow[]));
+      if (found.length >= page) {
+        break;
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The first `limit` ids (newest first, oldest first when `ascending`) in the id range that the
+   * full-text partitions of `groups` match with `match` (a superset of the text's lines; lines
+   * already pruned from a partition not yet dropped are among them and fall out at the join).
+   */
+  private ftsCandidates(groups: LogFtsPartition[][], match: string, range: IdRange, ascending: boolean, limit: number): number[] {
+    const order = ascending ? 'ASC' : 'DESC';
+    const ids: number[] = [];
+    for (const group of groups) {
+      const left = limit - ids.length;
+      const branches = group.map((p) => {
+        const t = this.fts.table(p);
+        const cursor = rangeClause(range, 'rowid');
+        return {
+          sql: `SELECT * FROM (SELECT rowid AS id FROM ${t} WHERE ${t} MATCH ?${cursor.sql !== '' ? ` AND ${cursor.sql}` : ''} ORDER BY rowid ${order} LIMIT ?)`,
+          params: [match, ...cursor.params, left],
+        };
+      });
+      const sql = `${branches.map((b) => b.sql).join(' UNION ALL ')} ORDER BY id ${order} LIMIT ?`;
+      ids.push(...(this.db.prepare(sql).pluck().all(...branches.flatMap((b) => b.params), left) as number[]));
+      if (ids.length >= limit) {
+        break;
+      }
+    }
+    return ids;
   }
 
   /**

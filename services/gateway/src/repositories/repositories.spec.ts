@@ -166,31 +166,45 @@ describe(LogRepository.name, () => {
   });
 
   const messages = (page: { entries: LogEntry[] }): string[] => page.entries.map((e) => e.message);
-  /** FTS5's own check of the index against the logs table; throws when they differ. */
-  const checkFullTextIndex = (): void => void db.prepare("INSERT INTO logs_fts (logs_fts, rank) VALUES ('integrity-check', 1)").run();
+  /** The full-text partitions listed in the catalogue (migration 11). */
+  const partitions = (): string[] => db.prepare('SELECT name FROM logs_fts_partitions ORDER BY name').pluck().all() as string[];
+  /** FTS5's own check of every full-text partition (each listed one exists); throws when one is corrupt. */
+  const checkFullTextIndex = (): void => {
+    for (const name of partitions()) {
+      db.prepare(`INSERT INTO "${name}" ("${name}", rank) VALUES ('integrity-check', 1)`).run();
+    }
+  };
 
   it('keeps the full-text index in step through insert, prune and clear', () => {
     const sut = new LogRepository(db);
+    // A new database: the index before migration 11 (empty) goes at the first prune.
+    expect(partitions()).toEqual(['logs_fts']);
     const now = Date.now();
     sut.insert([{ ...record('old needle'), ts: now - 10_000 }, record('needle one'), record('needle two'), record('other')]);
     expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['needle two', 'needle one', 'old needle']);
     sut.prune(2, 5_000, now);
     expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['needle two']);
+    expect(partitions()).toEqual(['logs_fts_0']);
     checkFullTextIndex();
     expect(sut.clear()).toBe(2);
     expect(sut.query({ text: 'needle', limit: 10 }).entries).toEqual([]);
-    checkFullTextIndex();
-    // The delete trigger is back after clear(): a later prune still updates the index.
+    expect(partitions()).toEqual([]);
+    // After clear() a partition is created again for new lines, and pruning them all drops it.
     sut.insert([record('needle again'), record('last')]);
     expect(messages(sut.query({ text: 'again', limit: 10 }))).toEqual(['needle again']);
+    checkFullTextIndex();
     sut.prune(1, 60_000, now);
     expect(sut.query({ text: 'again', limit: 10 }).entries).toEqual([]);
-    checkFullTextIndex();
-    expect(db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name").pluck().all()).toEqual([
-      'logs_fts_delete',
-      'logs_fts_insert',
-      'logs_fts_update',
+    sut.prune(0, 60_000, now);
+    expect(partitions()).toEqual([]);
+    expect(db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger') AND name LIKE 'logs_fts%' ORDER BY name").pluck().all()).toEqual([
+      'logs_fts_partitions',
     ]);
+    // The stored line count (logs_stats) followed every insert, prune and clear.
+    sut.insert([record('one'), record('two'), record('three')]);
+    sut.prune(2, 60_000, now);
+    expect(sut.lineCount()).toBe(2);
+    expect(db.prepare('SELECT COUNT(*) FROM logs').pluck().get()).toBe(2);
   });
 
   it('clears while another connection (a second gateway replica) keeps writing and searching', () => {
@@ -211,6 +225,43 @@ describe(LogRepository.name, () => {
     }
   });
 
+  it('indexes lines from two replicas into shared partitions across partition boundaries, and either one prunes them', () => {
+    const other = openDatabase(join(dir, 'test.db'));
+    try {
+      const sut = new LogRepository(db, { partitionLines: 4 });
+      const replica = new LogRepository(other, { partitionLines: 4 });
+      for (let round = 0; round < 6; round++) {
+        (round % 2 === 0 ? sut : replica).insert([record(`needle ${round}a`), record(`needle ${round}b`, 'debug'), record(`needle ${round}c`)]);
+      }
+      // Ids 1-18, 4 per partition; each round's middle line (ids 2, 5, 8, ...) is a debug line.
+      expect(partitions()).toEqual([
+        'logs_fts',
+        'logs_fts_0',
+        'logs_fts_0_debug',
+        'logs_fts_1',
+        'logs_fts_1_debug',
+        'logs_fts_2',
+        'logs_fts_2_debug',
+        'logs_fts_3',
+        'logs_fts_3_debug',
+        'logs_fts_4',
+        'logs_fts_4_debug',
+      ]);
+      expect(sut.query({ text: 'needle', limit: 100 }).entries).toHaveLength(18);
+      expect(replica.query({ text: 'needle', level: 'info', limit: 100 }).entries).toHaveLength(12);
+      replica.prune(6, 30 * 86_400_000);
+      // The 6 debug lines go first, then the 6 oldest others (ids 1-9): id 10 keeps partition 2.
+      expect(messages(sut.query({ text: 'needle', afterId: 0, limit: 100 }))).toEqual(['needle 3a', 'needle 3c', 'needle 4a', 'needle 4c', 'needle 5a', 'needle 5c']);
+      expect(sut.lineCount()).toBe(6);
+      expect(partitions()).toEqual(['logs_fts_2', 'logs_fts_3', 'logs_fts_4']);
+      sut.insert([record('needle after')]);
+      expect(messages(replica.query({ text: 'needle', limit: 1 }))).toEqual(['needle after']);
+      checkFullTextIndex();
+    } finally {
+      other.close();
+    }
+  });
+
   it('indexes the lines stored before the full-text migration', () => {
     db.close();
     db = new Database(join(dir, 'v2.db'));
@@ -221,6 +272,34 @@ describe(LogRepository.name, () => {
     migrate(db);
     checkFullTextIndex();
     expect(messages(new LogRepository(db).query({ text: 'BEFORE', limit: 10 }))).toEqual(['stored before']);
+  });
+
+  it('keeps the index made before partitions (migration 11) as the oldest partition until its lines are pruned', () => {
+    db.close();
+    db = new Database(join(dir, 'v10.db'));
+    for (const [i, sql] of MIGRATIONS.slice(0, 10).entries()) {
+      db.exec(sql);
+      db.pragma(`user_version = ${i + 1}`);
+    }
+    // Stored through migration 3's triggers, as a gateway before migration 11 did.
+    const insert = db.prepare("INSERT INTO logs (ts, level, source, message) VALUES (?, 'info', 'gateway', ?)");
+    insert.run(1, 'old needle 1');
+    insert.run(2, 'old needle 2');
+    migrate(db);
+    expect(partitions()).toEqual(['logs_fts']);
+    const sut = new LogRepository(db, { partitionLines: 4 });
+    sut.insert([{ ...record('new needle 3'), ts: 3 }, { ...record('new needle 4'), ts: 4 }, { ...record('new needle 5'), ts: 5 }]);
+    expect(partitions()).toEqual(['logs_fts', 'logs_fts_0', 'logs_fts_1']);
+    expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['new needle 5', 'new needle 4', 'new needle 3', 'old needle 2', 'old needle 1']);
+    expect(messages(sut.query({ text: 'needle', afterId: 0, limit: 2 }))).toEqual(['old needle 1', 'old needle 2']);
+    // One old line pruned: the old index stays (and its dead entry is not returned); both: it is dropped.
+    sut.prune(4, 30 * 86_400_000, 10);
+    expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['new needle 5', 'new needle 4', 'new needle 3', 'old needle 2']);
+    expect(partitions()).toEqual(['logs_fts', 'logs_fts_0', 'logs_fts_1']);
+    sut.prune(3, 30 * 86_400_000, 10);
+    expect(partitions()).toEqual(['logs_fts_0', 'logs_fts_1']);
+    expect(messages(sut.query({ text: 'needle', limit: 10 }))).toEqual(['new needle 5', 'new needle 4', 'new needle 3']);
+    checkFullTextIndex();
   });
 
   it('takes % and _ literally and ignores ASCII case, with or without the index', () => {
