@@ -30,7 +30,8 @@ export default defineConfig({
     proxy: {
       // Host is kept (no changeOrigin), so the gateway's Origin check sees the dashboard's own host.
       '/llamaproxws': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000', ws: true },
-      '/api': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000' },
+      // With the slash: the page /api-keys is the SPA's, not the gateway's (as in nginx's `location /api/`).
+      '/api/': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000' },
       // The OpenAI-compatible endpoint on the dashboard's URL, as nginx serves it in the stack.
       '/v1/': { target: process.env.GATEWAY_URL ?? 'http://localhost:3000' },
     },

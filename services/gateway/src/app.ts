@@ -129,6 +129,9 @@ export function createApp(config: GatewayConfig, logger: Logger): GatewayApp {
         return sent;
       });
       const sub = pub.duplicate();
+      // duplicate() copies the options, not the listeners: without its own, the adapter prints
+      // "missing 'error' handler on this Redis client" to stderr on the first error.
+      sub.on('error', (err) => logger.debug('redis error', { error: err.message }));
       redisClients.push(sub);
 
       const users = new UserRepository(database);

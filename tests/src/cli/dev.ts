@@ -25,6 +25,8 @@ async function main(): Promise<void> {
     log(`models directory was empty: wrote ${written.length} demo models to ${modelsDir}`);
   }
 
+  // A fresh data directory gets its first admin from ADMIN_USERNAME/ADMIN_PASSWORD below.
+  const freshDatabase = !existsSync(join(dataDir, 'gateway', 'llamaproxy.db'));
   const redis = await startRedis();
   log(`redis: ${redis.url} (${redis.source})`);
   const bin = await ensureLlamaServer((line) => log(line));
@@ -83,7 +85,12 @@ async function main(): Promise<void> {
   }
   log(`dashboard: ${url}`);
   log(`OpenAI-compatible endpoint: ${url.split(' ')[0]}v1 (create a key on the API keys page; curl ${url.split(' ')[0]}v1/models -H "Authorization: Bearer <key>")`);
-  log(`sign in as ${env.ADMIN_USERNAME ?? 'admin'} / ${adminPassword} (first run of this data directory; set ADMIN_PASSWORD to choose)`);
+  if (freshDatabase || env.ADMIN_PASSWORD !== undefined) {
+    log(`sign in as ${env.ADMIN_USERNAME ?? 'admin'} / ${adminPassword} (set ADMIN_PASSWORD to choose)`);
+  } else {
+    // The first admin exists already: a password generated now would not be theirs.
+    log(`sign in with the password printed when ${dataDir} was first used (its database keeps the first admin; remove the folder to start afresh)`);
+  }
   log('press Ctrl+C to stop everything');
 
   const stop = async (): Promise<void> => {

@@ -7,6 +7,8 @@ const WIDTH = 600;
 const HEIGHT = 160;
 const AXIS = 16;
 const COLOURS = 6;
+/** Room above the tallest bar for its total, so the label is never drawn on the bar. */
+const HEADROOM = 14;
 
 /**
  * Stacked bars of tokens per period (usage-chart.ts computes them), with a legend; plain SVG, no
@@ -29,7 +31,7 @@ export class UsageChart extends Component<{ label: string }> {
     const n = data.periods.length;
     const slot = n === 0 ? WIDTH : WIDTH / n;
     const barWidth = Math.max(2, Math.min(48, slot * 0.7));
-    const scale = data.max === 0 ? 0 : HEIGHT / data.max;
+    const scale = data.max === 0 ? 0 : (HEIGHT - HEADROOM) / data.max;
     const shapes: SVGElement[] = [];
     data.periods.forEach((period, i) => {
       const x = i * slot + (slot - barWidth) / 2;
@@ -57,7 +59,7 @@ export class UsageChart extends Component<{ label: string }> {
       }
       if (total > 0 && total === data.max) {
         const top = svg('text', { x: (i * slot + slot / 2).toFixed(1), y: String(Math.max(10, y - 3)), class: 'usage-axis', 'text-anchor': 'middle' });
-        top.textContent = formatCount(total);
+        top.textContent = `${formatCount(total)} tokens`;
         shapes.push(top);
       }
     });

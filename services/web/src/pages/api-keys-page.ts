@@ -63,7 +63,7 @@ export class ApiKeysPage extends Component<AppContext> {
         { class: 'card' },
         h('h2', null, 'OpenAI-compatible endpoint'),
         h('p', null, 'Base URL: ', h('code', { class: 'endpoint' }, endpoint)),
-        h('pre', { class: 'code' }, `curl ${endpoint}/chat/completions -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"model":"MODEL","messages":[{"role":"user","content":"Hello"}]}'`),
+        h('pre', { class: 'command' }, `curl ${endpoint}/chat/completions -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' -d '{"model":"MODEL","messages":[{"role":"user","content":"Hello"}]}'`),
       ),
       h(
         'form',

@@ -42,7 +42,8 @@ class DownloadRow extends Component<DownloadView> {
     setText(state, d.state);
     state.dataset.tone = d.state === 'completed' ? 'ok' : d.state === 'failed' ? 'bad' : d.state === 'cancelled' ? 'warn' : 'info';
     this.el.dataset.state = d.state;
-    this.bar.update({ value: downloadFraction(d), label: d.progress?.stage ?? d.state });
+    // The last stage reported ("installing") stays in `progress` after the end: label the bar by state then.
+    this.bar.update({ value: downloadFraction(d), label: d.state === 'active' ? (d.progress?.stage ?? d.state) : d.state });
     setText(q('.line'), downloadLine(d));
     // Shown by state here; hidden by role through the `needs` markup (a separate attribute).
     q('[data-action="cancel-download"]').style.display = d.state === 'active' || d.state === 'queued' ? '' : 'none';
