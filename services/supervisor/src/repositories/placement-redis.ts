@@ -30,18 +30,28 @@ export class PlacementRedis {
     return parsed.data;
   }
 
-  /** Calls `onChange` with the settings after every notice (and once subscribed, to close the gap). */
-  async watchSettings(onChange: (settings: PlacementSettings) => void): Promise<void> {
+  /**
+   * Calls `onChange` with the settings after every notice (and once subscribed, to close the gap).
+   * `stored` is false while Redis holds no document yet (a fresh Redis before the gateway shared
+   * its stored settings): the settings are then the defaults, not the gateway's.
+   */
+  async watchSettings(onChange: (settings: PlacementSettings, stored: boolean) => void): Promise<void> {
     const subscriber = this.redis.duplicate();
     subscriber.on('error', (err) => this.log.debug('placement subscriber error', { error: err.message }));
     this.subscriber = subscriber;
     subscriber.on('message', (channel) => {
       if (channel === RedisKeys.placementSettingsChannel) {
-        this.readSettings().then(onChange, (err: unknown) => this.log.warn('cannot read placement settings', { error: (err as Error).message }));
+        this.readStored().then(({ settings, stored }) => onChange(settings, stored), (err: unknown) => this.log.warn('cannot read placement settings', { error: (err as Error).message }));
       }
     });
     await subscriber.subscribe(RedisKeys.placementSettingsChannel);
-    onChange(await this.readSettings());
+    const first = await this.readStored();
+    onChange(first.settings, first.stored);
+  }
+
+  private async readStored(): Promise<{ settings: PlacementSettings; stored: boolean }> {
+    const stored = (await this.redis.exists(RedisKeys.placementSettingsKey)) === 1;
+    return { settings: await this.readSettings(), stored };
   }
 
   /** Model id → epoch ms of its last real request, as the gateway recorded it. */

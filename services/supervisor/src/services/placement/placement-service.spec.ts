@@ -25,13 +25,15 @@ function shapeOf(mib: number): ModelShape {
   };
 }
 
-function setup(options: { mode?: PlacementMode; budgetMiB?: number; sizes: Record<string, number>; settings?: PlacementSettings; lastUsed?: Record<string, number> }) {
+function setup(options: { mode?: PlacementMode; budgetMiB?: number; sizes: Record<string, number>; settings?: PlacementSettings; settingsStored?: boolean; lastUsed?: Record<string, number> }) {
   const clock = new ManualClock();
   const router = new FakeRouter();
   const models = new ModelStates(() => ({ message: 'failed', logTail: [] }));
   const unloads: string[] = [];
   const saved: StoredFootprints[] = [];
   const reports: MemoryReport[] = [];
+  const loads: string[] = [];
+  let notify: (settings: PlacementSettings, stored: boolean) => void = () => undefined;
   const lastUsed = new Map(Object.entries(options.lastUsed ?? {}));
   const status = { state: 'running', pid: 4242 } as LlamaStatus;
   const setLoaded = (ids: string[]): void => {
@@ -51,7 +53,10 @@ function setup(options: { mode?: PlacementMode; budgetMiB?: number; sizes: Recor
         rssBytes: async () => null,
       },
       redis: {
-        watchSettings: async (onChange) => onChange(options.settings ?? { defaultTtlSeconds: 0, models: {} }),
+        watchSettings: async (onChange) => {
+          notify = onChange;
+          onChange(options.settings ?? { defaultTtlSeconds: 0, models: {} }, options.settingsStored ?? true);
+        },
         lastUsed: async () => lastUsed,
       },
       store: { read: async () => undefined, write: async (v) => void saved.push(v) },
@@ -61,13 +66,15 @@ function setup(options: { mode?: PlacementMode; budgetMiB?: number; sizes: Recor
         unloads.push(id);
         setLoaded((router.models.filter((m) => m.status.value === 'loaded').map((m) => m.id)).filter((m) => m !== id));
       },
-      load: async () => undefined,
+      load: async (id) => void loads.push(id),
       clock,
       logger: quietLogger(),
     },
   );
   sut.on('report', (r) => reports.push(r));
-  return { sut, clock, router, unloads, reports, lastUsed, setLoaded };
+  /** The gateway's settings arriving in Redis (a notice). */
+  const settingsArrive = (settings: PlacementSettings): void => notify(settings, true);
+  return { sut, clock, router, unloads, loads, reports, lastUsed, setLoaded, settingsArrive };
 }
 
 /** Loads `ids` as the router would, and lets placement learn their footprints. */
@@ -173,6 +180,31 @@ describe(PlacementService.name, () => {
   });
 });
 
+describe('PlacementService.loadStartupModels', () => {
+  const startup: PlacementSettings = { defaultTtlSeconds: 0, models: { b: { pinned: false, ttlSeconds: null, loadOnStartup: true } } };
+
+  it('loads the models marked to load on start-up', async () => {
+    const t = setup({ sizes: { a: 10, b: 10 }, settings: startup });
+    await t.sut.start();
+    await t.sut.loadStartupModels();
+    expect(t.loads).toEqual(['b']);
+  });
+
+  it('on a fresh Redis, waits for the gateway\'s settings instead of reading the marks from the defaults', async () => {
+    const t = setup({ sizes: { a: 10, b: 10 }, settingsStored: false });
+    await t.sut.start();
+    await t.sut.loadStartupModels();
+    expect(t.loads).toEqual([]);
+    t.settingsArrive(startup);
+    await settle();
+    expect(t.loads).toEqual(['b']);
+    // A later change of the settings is not a start-up.
+    t.settingsArrive({ defaultTtlSeconds: 0, models: { a: { pinned: false, ttlSeconds: null, loadOnStartup: true } } });
+    await settle();
+    expect(t.loads).toEqual(['b']);
+  });
+});
+
 describe('PlacementService.estimateInBackground', () => {
   it('estimates a small catalogue once started, and leaves a large one to first loads', async () => {
     const t = setup({ sizes: { a: 10, b: 20 } });
@@ -219,7 +251,7 @@ describe('PlacementService.measure', () => {
           instancePid: async (routerPid, port) => (routerPid === 100 && port === 40001 ? 200 : null),
           rssBytes: async (pid) => (pid === 200 ? 40 * MiB : null),
         },
-        redis: { watchSettings: async (onChange) => onChange({ defaultTtlSeconds: 0, models: {} }), lastUsed: async () => new Map() },
+        redis: { watchSettings: async (onChange) => onChange({ defaultTtlSeconds: 0, models: {} }, true), lastUsed: async () => new Map() },
         store: { read: async () => undefined, write: async (v) => void saved.push(structuredClone(v)) },
         shape: async () => ({ ...shapeOf(20), layerCount: 2, layerBytes: [10 * MiB, 10 * MiB] }),
         footprintSettings: async () => ({ ctxSize: 512, parallel: 1, cacheTypeK: 'f16', cacheTypeV: 'f16', gpuLayers: 'all' }),

@@ -117,6 +117,10 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
   /** Set once the devices are known (estimates depend on them). */
   private started = false;
   private checking = false;
+  /** Set once Redis held the gateway's settings document (until then `settings` are the defaults). */
+  private settingsStored = false;
+  /** llama-server became ready before the settings were known: load the start-up models then. */
+  private startupDeferred = false;
 
   constructor(options: PlacementOptions, deps: PlacementDeps) {
     super();
@@ -146,9 +150,16 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
       void this.footprintOf(modelId).catch(() => undefined);
     }
     models.on('change', (state) => this.onModel(state));
-    await redis.watchSettings((settings) => {
+    await redis.watchSettings((settings, stored = true) => {
       this.settings = settings;
       this.scheduleReport();
+      if (stored && !this.settingsStored) {
+        this.settingsStored = true;
+        if (this.startupDeferred) {
+          this.startupDeferred = false;
+          void this.loadStartupModels();
+        }
+      }
     });
     this.started = true;
     this.stopTimer = clock.every(this.options.idleCheckMs, () => {
@@ -225,8 +236,17 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     })();
   }
 
-  /** Loads the models marked "load on start-up", one after another (after llama-server started). */
+  /**
+   * Loads the models marked "load on start-up", one after another (after llama-server started).
+   * Before the gateway's settings reached Redis (a fresh Redis: the supervisor often starts first)
+   * it waits for them, so the marks are not read from the defaults.
+   */
   async loadStartupModels(): Promise<void> {
+    if (!this.settingsStored) {
+      this.startupDeferred = true;
+      this.log.info('start-up models wait for the placement settings from the gateway');
+      return;
+    }
     const ids = Object.entries(this.settings.models)
       .filter(([, s]) => s.loadOnStartup)
       .map(([id]) => id);
