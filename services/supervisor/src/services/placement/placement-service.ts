@@ -290,7 +290,9 @@ export class PlacementService extends EventEmitter<PlacementEvents> {
     const settingsKey = footprintSettingsKey(settings);
     const known = this.footprints.get(modelId);
     const measured = this.stored.measured[`${modelId}\n${settingsKey}`] ?? null;
-    let estimated = known?.settingsKey === settingsKey ? known.estimated : null;
+    // An empty estimate (the header could not be read yet, e.g. before the first catalogue scan)
+    // is made again, not kept.
+    let estimated = known?.settingsKey === settingsKey && Object.keys(known.estimated).length > 0 ? known.estimated : null;
     if (estimated === null) {
       // A shape that could not be read is asked for again next time (the file may appear or heal).
       const shape = this.shapes.get(modelId) ?? (await this.deps.shape(modelId).catch(() => null));
