@@ -471,6 +471,12 @@ export interface BroadcastData {
   'memory:update': { report: MemoryReport };
   /** The placement settings changed (#14): the whole document and its revision. */
   'placement:updated': PlacementSettingsDoc;
+  /**
+   * Many live states of one node's models at once (a node starting, a resync): what one stored
+   * batch changed, each model's newest state, in place of one `models:status` per model. A batch
+   * with few changes still sends `models:status` each; both advance the `eventSeq` by one.
+   */
+  'models:states': { nodeId: string; models: ModelState[] };
 }
 export type BroadcastEvent = keyof BroadcastData;
 

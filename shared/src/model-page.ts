@@ -1,7 +1,7 @@
 /**
  * Paging of the model list: a models directory may hold thousands of models, so clients get a
  * first page in the snapshot, the rest with `models:list` pages (keyset cursor, optional search
- * text), and `models:changed` / `models:status` deltas after that.
+ * text), and `models:changed` / `models:status` / `models:states` deltas after that.
  */
 import { z } from 'zod';
 

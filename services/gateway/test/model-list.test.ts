@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { MODEL_FIRST_PAGE, RedisKeys, type ModelView } from '@llamaproxy/shared';
+import { MODEL_FIRST_PAGE, RedisKeys, STREAM_FIELD, type BroadcastEnvelope, type ModelView } from '@llamaproxy/shared';
 import { expectOk, freePort, publishToStream, startService, TestClient, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
 import { catalogue } from './fixtures.js';
 
@@ -141,5 +141,39 @@ describe('gateway model list', () => {
     const all = await readAll(third, 5000);
     expect(all.models.map((m) => m.id)).toEqual(next);
     expect(all.models.find((m) => m.id === 'farm-00003')?.state.status).toBe('loading');
+  });
+
+  it('sends the states of a node starting with every model in a few models:states broadcasts, not one per model', async () => {
+    const client = await connect();
+    await client.waitForBroadcast('snapshot', () => true);
+    const from = client.received.length;
+    const updatedAt = Date.now();
+    const pipeline = redis.pipeline();
+    for (const id of ids) {
+      const model = { id, status: 'loaded', progress: null, stage: null, args: [], error: null, updatedAt };
+      pipeline.xadd(RedisKeys.statusStream, '*', STREAM_FIELD, JSON.stringify({ kind: 'model', nodeId, model }));
+    }
+    await pipeline.exec();
+
+    const states = new Map<string, string>();
+    const carried = () => client.received.slice(from).filter((r) => r.event === 'models:states' || r.event === 'models:status');
+    await waitFor(
+      () => {
+        for (const r of carried()) {
+          const data = (r.payload as BroadcastEnvelope<'models:states' | 'models:status'>).data;
+          for (const m of 'models' in data ? data.models : [data.model]) {
+            states.set(m.id, m.status);
+          }
+        }
+        return ids.every((id) => states.get(id) === 'loaded');
+      },
+      { timeoutMs: 60_000, what: `${COUNT} loaded states at the client` },
+    );
+    // The stream is read 500 entries at a time: a handful of batches, never 2,000 broadcasts.
+    expect(carried().length).toBeLessThan(COUNT / 20);
+    expect(carried().some((r) => r.event === 'models:states')).toBe(true);
+    // What a client reading the list now gets agrees (the model the test before added got no state).
+    const all = await readAll(await connect(), 5000);
+    expect(all.models.filter((m) => m.state.status !== 'loaded').map((m) => m.id)).toEqual(['farm-99999']);
   });
 });

@@ -11,7 +11,7 @@ import { ModelRepository } from '../repositories/model.repository.js';
 import { StateRepository } from '../repositories/state.repository.js';
 import type { Broadcaster } from './broadcaster.js';
 import { DashboardState } from './dashboard-state.js';
-import { IngestService } from './ingest.service.js';
+import { IngestService, MODEL_STATES_BATCH_MAX, MODEL_STATES_BATCH_MIN } from './ingest.service.js';
 import { ModelFeed } from './model-feed.js';
 import { NodeWatch } from './node-watch.js';
 
@@ -135,6 +135,45 @@ describe(IngestService.name, () => {
     // Clients are told only what changed: the two new entries.
     const changed = sent.filter((s) => s.event === 'models:changed').map((s) => (s.data as { upserted: { id: string }[] }).upserted.map((m) => m.id));
     expect(changed.flat().sort()).toEqual(['x', 'y']);
+  });
+
+  it('sends the many states of one stored batch (a node starting) as one models:states, with each model\'s newest state', async () => {
+    const ids = Array.from({ length: 500 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+    const events: StatusEvent[] = ids.map((id) => ({ kind: 'model', nodeId: NODE, model: model(id) }));
+    // One model changes twice in the batch: only its newest state goes, where it first changed.
+    events.push({ kind: 'model', nodeId: NODE, model: model('m007', 'loaded') });
+    await ingest(...events);
+
+    const batches = sent.filter((s) => s.event === 'models:states').map((s) => s.data as BroadcastData['models:states']);
+    expect(sent.filter((s) => s.event === 'models:status')).toEqual([]);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.nodeId).toBe(NODE);
+    expect(batches[0]?.models.map((m) => m.id)).toEqual(ids);
+    expect(batches[0]?.models[7]).toEqual(model('m007', 'loaded'));
+    expect(statusOf('m007')).toBe('loaded');
+  });
+
+  it('keeps a few changes as one models:status each, and splits a batch over the largest size', async () => {
+    const few = Array.from({ length: MODEL_STATES_BATCH_MIN - 1 }, (_, i) => model(`few-${i}`, 'loading'));
+    await ingest(...few.map((m): StatusEvent => ({ kind: 'model', nodeId: NODE, model: m })));
+    expect(sent.filter((s) => s.event.startsWith('models:')).map((s) => s.event)).toEqual(few.map(() => 'models:status'));
+
+    sent = [];
+    const many = Array.from({ length: MODEL_STATES_BATCH_MAX + 1 }, (_, i) => model(`many-${i}`));
+    await ingest(...many.map((m): StatusEvent => ({ kind: 'model', nodeId: NODE, model: m })));
+    const sizes = sent.filter((s) => s.event === 'models:states').map((s) => (s.data as BroadcastData['models:states']).models.length);
+    expect(sizes).toEqual([MODEL_STATES_BATCH_MAX, 1]);
+  });
+
+  it('sends what a resync found different as one models:states', async () => {
+    const ids = Array.from({ length: 50 }, (_, i) => `r${i}`);
+    redisHash = { models: ids.map((id) => model(id)), digest: 'd1' };
+    await ingest(beat('d1', ids.length));
+
+    expect(reads).toBe(1);
+    const batches = sent.filter((s) => s.event === 'models:states').map((s) => s.data as BroadcastData['models:states']);
+    expect(batches.map((b) => b.models.length)).toEqual([ids.length]);
+    expect(sent.filter((s) => s.event === 'models:status')).toEqual([]);
   });
 });
 

@@ -48,6 +48,17 @@ export interface IngestDeps {
   memory?: MemoryReports;
 }
 
+/**
+ * From this many state changes of one node in one stored batch on, they go as one `models:states`
+ * broadcast (each model's newest state) instead of one `models:status` each: a node starting
+ * with 5,000 models, or a resync, then costs a few broadcasts, not 5,000. Below it (a load's
+ * progress, a few models changing) each change stays its own small `models:status`, and a watcher
+ * sees every transition.
+ */
+export const MODEL_STATES_BATCH_MIN = 8;
+/** The most states in one `models:states` broadcast (a larger batch is sent in parts). */
+export const MODEL_STATES_BATCH_MAX = 2000;
+
 /** Metadata key of the digest of a node's model states as stored here (see the `state` heartbeat). */
 export const modelsDigestKey = (nodeId: string): string => `node:${nodeId}:models-digest`;
 const DigestSchema = z.string();
@@ -252,14 +263,26 @@ export class IngestService {
     }
     // Memory reports are coalesced: only each node's newest of the batch is sent.
     const newestMemory = new Map(changes.flatMap((c) => (c.kind === 'memory' ? [[c.report.nodeId, c] as const] : [])));
+    const batched = batchModelStates(changes);
     for (const change of changes) {
       switch (change.kind) {
         case 'llama':
           await broadcaster.broadcast('llama:status', { status: change.status });
           break;
-        case 'model':
-          await broadcaster.broadcast('models:status', { nodeId: change.nodeId, model: change.model });
+        case 'model': {
+          const batch = batched.get(change.nodeId);
+          if (batch === undefined) {
+            await broadcaster.broadcast('models:status', { nodeId: change.nodeId, model: change.model });
+          } else if (batch.size > 0) {
+            // Sent where the node's first change was, with every model's newest state (all are stored).
+            const models = [...batch.values()];
+            batch.clear();
+            for (let i = 0; i < models.length; i += MODEL_STATES_BATCH_MAX) {
+              await broadcaster.broadcast('models:states', { nodeId: change.nodeId, models: models.slice(i, i + MODEL_STATES_BATCH_MAX) });
+            }
+          }
           break;
+        }
         case 'list':
           // One list per batch is enough: it is read after every change was stored.
           if (!listSent) {
@@ -280,6 +303,32 @@ export class IngestService {
       }
     }
   }
+}
+
+/**
+ * The nodes whose model state changes in `changes` are to go as one `models:states`: node id →
+ * model id → that model's newest state (in the order each model first changed). Nodes with fewer
+ * than MODEL_STATES_BATCH_MIN changes are absent (each goes as its own `models:status`).
+ */
+function batchModelStates(changes: readonly StatusChange[]): Map<string, Map<string, ModelState>> {
+  const counts = new Map<string, number>();
+  for (const change of changes) {
+    if (change.kind === 'model') {
+      counts.set(change.nodeId, (counts.get(change.nodeId) ?? 0) + 1);
+    }
+  }
+  const batched = new Map<string, Map<string, ModelState>>();
+  for (const change of changes) {
+    if (change.kind === 'model' && (counts.get(change.nodeId) ?? 0) >= MODEL_STATES_BATCH_MIN) {
+      let batch = batched.get(change.nodeId);
+      if (batch === undefined) {
+        batch = new Map();
+        batched.set(change.nodeId, batch);
+      }
+      batch.set(change.model.id, change.model);
+    }
+  }
+  return batched;
 }
 
 /** The epoch ms a Redis stream entry was added (its id is `<ms>-<seq>`). */

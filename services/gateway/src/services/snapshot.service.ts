@@ -11,7 +11,7 @@ const FRESH_LOG_LIMIT = 200;
 /**
  * The full state a client gets on connect, or on resume with what it missed since its cursors.
  * Of the model list it holds the first page only: the client reads the rest with `models:list`
- * from `modelsNext`, and follows `models:changed` / `models:status` after that (a resume reads
+ * from `modelsNext`, and follows `models:changed` / `models:status` / `models:states` after that (a resume reads
  * the list afresh the same way).
  */
 export class SnapshotService {

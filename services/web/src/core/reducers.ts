@@ -52,6 +52,29 @@ export function applyModelState(models: readonly ModelView[], nodeId: string, st
   return models.map((m) => (m.nodeId === nodeId && m.id === state.id ? { ...m, state } : m));
 }
 
+/**
+ * The list with many states of one node's models put in place (`models:states`), in one pass:
+ * rows a state is given for become new objects, every other row keeps its object (views tell
+ * what changed by identity), and the same array comes back when no row matched. States of
+ * models not in the list are ignored (their row comes with `models:changed` or a page).
+ */
+export function applyModelStates(models: readonly ModelView[], nodeId: string, states: readonly ModelState[]): ModelView[] {
+  if (states.length === 0) {
+    return models as ModelView[];
+  }
+  const byId = new Map(states.map((s) => [s.id, s]));
+  let changed = false;
+  const next = models.map((m) => {
+    const state = m.nodeId === nodeId ? byId.get(m.id) : undefined;
+    if (state === undefined) {
+      return m;
+    }
+    changed = true;
+    return { ...m, state };
+  });
+  return changed ? next : (models as ModelView[]);
+}
+
 /** Drops jobs that finished more than `LIMITS.finishedJobMs` ago. */
 export function pruneJobs(jobs: Record<string, JobState>, now: number): Record<string, JobState> {
   const kept: Record<string, JobState> = {};
@@ -133,6 +156,8 @@ export function broadcastPatch(state: AppState, envelope: AnyBroadcast, now: num
     }
     case 'models:status':
       return { models: applyModelState(state.models, envelope.data.nodeId, envelope.data.model) };
+    case 'models:states':
+      return { models: applyModelStates(state.models, envelope.data.nodeId, envelope.data.models) };
     case 'llama:status':
       return { llama: upsertLlama(state.llama, envelope.data.status) };
     case 'metrics:update':

@@ -264,5 +264,45 @@ describe(StateManager.name, () => {
       expect(b2).not.toBe(b);
       expect(b2?.state.status).toBe('loading');
     });
+
+    it('applies a batch of states (models:states) at once, telling the models subscribers once, and keeps the untouched objects', () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a'), model('b'), model('c')], modelsTotal: 3 }), 10);
+      const [a, b, c] = sut.get('models');
+      const onModels = vi.fn();
+      sut.subscribe('models', onModels);
+      transport.push('models:states', { nodeId: 'node-1', models: [{ ...model('a').state, status: 'loaded' }, { ...model('c').state, status: 'loading', progress: 0.2 }] }, 11);
+      const [a2, b2, c2] = sut.get('models');
+      expect(onModels).toHaveBeenCalledTimes(1);
+      expect(b2).toBe(b);
+      expect([a2, c2]).not.toContain(a);
+      expect(c2).not.toBe(c);
+      expect([a2?.state.status, c2?.state.status]).toEqual(['loaded', 'loading']);
+      expect(sut.getCursors().eventSeq).toBe(11);
+    });
+
+    it('keeps a batch of states that came while the pages were read over an older page', async () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a'), model('b')], modelsTotal: 3, modelsNext: 'c1' }), 10);
+      transport.push('models:states', { nodeId: 'node-1', models: [{ ...model('a').state, status: 'loaded' }, { ...model('b').state, status: 'loaded' }] }, 11);
+      // The page was read before the batch: it still says unloaded.
+      transport.answer('models:list', { models: [model('b'), model('c')], total: 3, nextCursor: null });
+      await settle();
+      expect(sut.get('models').map((m) => `${m.id}:${m.state.status}`)).toEqual(['a:loaded', 'b:loaded', 'c:unloaded']);
+    });
+
+    it('replays, after a resume, only the batches of states newer than the snapshot', async () => {
+      transport.goOnline();
+      transport.push('snapshot', snapshot({ models: [model('a'), model('b')], modelsTotal: 2 }), 10);
+      transport.goOffline();
+      transport.goOnline();
+      transport.push('models:states', { nodeId: 'node-1', models: [{ ...model('a').state, status: 'loading' }] }, 12);
+      transport.push('models:states', { nodeId: 'node-1', models: [{ ...model('b').state, status: 'loaded' }] }, 14);
+      // The snapshot was read after seq 12 (a is loaded by then) and before 14.
+      transport.answer('snapshot:get', snapshot({ models: [model('a', { state: { ...model('a').state, status: 'loaded' } }), model('b')], modelsTotal: 2, cursors: { logId: 0, eventSeq: 13 } }));
+      await settle();
+      expect(sut.get('models').map((m) => `${m.id}:${m.state.status}`)).toEqual(['a:loaded', 'b:loaded']);
+      expect(sut.getCursors().eventSeq).toBe(14);
+    });
   });
 });

@@ -167,6 +167,11 @@ export class StateManager {
         if (this.state.models.some((m) => modelKey(m) === key)) {
           noteModelDelta(this.modelSync, [{ nodeId: envelope.data.nodeId, id: envelope.data.model.id }], []);
         }
+      } else if (envelope.event === 'models:states') {
+        // As for one state: only the rows the list holds (a page must not add back a row without its view).
+        const { nodeId } = envelope.data;
+        const held = new Set(this.state.models.filter((m) => m.nodeId === nodeId).map((m) => m.id));
+        noteModelDelta(this.modelSync, envelope.data.models.filter((m) => held.has(m.id)).map((m) => ({ nodeId, id: m.id })), []);
       }
     }
     this.apply(broadcastPatch(this.state, envelope, this.options.now()));

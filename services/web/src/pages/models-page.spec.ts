@@ -114,6 +114,28 @@ describe(ModelsPage.name, () => {
       expect(changed.every((node) => third.contains(node))).toBe(true);
     });
 
+    it('applies a batch of states (models:states) to the changed rows only, in place', async () => {
+      const { ctx, transport } = pageContext(identity('operator'));
+      const models = farm(2000);
+      ctx.store.set('models', models);
+      sut = new ModelsPage(ctx).mount(document.body);
+      const before = rows();
+      const changed: Node[] = [];
+      const observer = new MutationObserver((records) => changed.push(...records.map((r) => r.target)));
+      observer.observe(sut.el.querySelector('tbody.rows') as Node, { subtree: true, childList: true, characterData: true, attributes: true });
+      // A node's start-up batch: two rows in the window change, the others of the batch are off screen.
+      const batch = [1, 4, 1500, 1999].map((i) => ({ ...(models[i] as (typeof models)[number]).state, status: 'loaded' as const }));
+      transport.push('models:states', { nodeId: 'node-1', models: batch }, 5);
+      await Promise.resolve();
+      observer.disconnect();
+      expect(rows()).toEqual(before);
+      const [second, fifth] = [before[1] as HTMLElement, before[4] as HTMLElement];
+      expect([second, fifth].map((row) => row.querySelector('[data-action="toggle"]')?.textContent)).toEqual(['Unload', 'Unload']);
+      expect(before[2]?.querySelector('[data-action="toggle"]')?.textContent).toBe('Load');
+      expect(changed.length).toBeGreaterThan(0);
+      expect(changed.every((node) => second.contains(node) || fifth.contains(node))).toBe(true);
+    });
+
     it('filters once the typing pauses', () => {
       vi.useFakeTimers();
       try {
