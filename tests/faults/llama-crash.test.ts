@@ -141,7 +141,10 @@ describe('fault: llama-server killed', () => {
     const response = await fetch(`${stack.llamaUrl}/v1/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'tiny-llama-a', stream: true, max_tokens: 400, ignore_eos: true, prompt: 'Once upon a time' }),
+      // Long enough (about half a second here) that the test still reads the first token while the
+      // rest is being generated, even when this process is slow to read: 400 tokens took 90 ms,
+      // and on a loaded machine the whole answer was buffered before the first read.
+      body: JSON.stringify({ model: 'tiny-llama-a', stream: true, max_tokens: 2000, ignore_eos: true, prompt: 'Once upon a time' }),
     });
     expect(response.status).toBe(200);
     let text = '';
