@@ -30,5 +30,9 @@ describe('log filter', () => {
   it('reads a filter from the location, ignoring unknown values', () => {
     expect(filterFromSearch('?level=warn&source=nope&model=qwen')).toEqual({ level: 'warn', source: null, modelId: 'qwen', nodeId: null, text: '' });
     expect(filterFromSearch('?node=gpu-1&q=disk')).toMatchObject({ nodeId: 'gpu-1', text: 'disk' });
+    // Without a level, info and worse (our own polls' debug lines would fill the page); all on request.
+    expect(filterFromSearch('').level).toBe('info');
+    expect(filterFromSearch('?level=all').level).toBeNull();
+    expect(filterFromSearch('?level=debug').level).toBe('debug');
   });
 });

@@ -14,6 +14,13 @@ export interface LogFilter {
 
 export const NO_FILTER: LogFilter = { level: null, source: null, modelId: null, nodeId: null, text: '' };
 
+/**
+ * The level the Logs page shows when its link names none: info and worse. Debug lines are mostly
+ * llama-server's "proxying request" line, printed once a second per loaded model for our own
+ * collector's polls; they would fill the page. `?level=all` shows every level.
+ */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'info';
+
 export function matchesLog(entry: LogEntry, f: LogFilter): boolean {
   if (f.level !== null && LOG_LEVEL_RANK[entry.level] > LOG_LEVEL_RANK[f.level]) {
     return false;
@@ -44,13 +51,16 @@ export function toQuery(f: LogFilter, limit: number, beforeId?: number): Request
   };
 }
 
-/** Reads `?level=warn&source=supervisor&model=qwen&node=gpu-1&q=text` (links from other pages). */
+/**
+ * Reads `?level=warn&source=supervisor&model=qwen&node=gpu-1&q=text` (links from other pages).
+ * Without `level` the filter is DEFAULT_LOG_LEVEL; `level=all` is every level.
+ */
 export function filterFromSearch(search: string): LogFilter {
   const params = new URLSearchParams(search);
   const level = params.get('level');
   const source = params.get('source');
   return {
-    level: (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : null,
+    level: level === 'all' ? null : (LOG_LEVELS as readonly string[]).includes(level ?? '') ? (level as LogLevel) : DEFAULT_LOG_LEVEL,
     source: (LOG_SOURCES as readonly string[]).includes(source ?? '') ? (source as LogSource) : null,
     modelId: params.get('model'),
     nodeId: params.get('node'),

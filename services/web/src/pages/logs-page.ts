@@ -45,8 +45,8 @@ export class LogsPage extends Component<AppContext> {
           h(
             'select',
             { class: 'level', 'aria-label': 'Level' },
-            h('option', { value: '' }, 'All levels'),
-            LOG_LEVELS.map((l) => h('option', { value: l, selected: f.level === l }, l === 'debug' ? 'debug and above' : `${l} and worse`)),
+            h('option', { value: '', selected: f.level === null }, 'All levels (debug too)'),
+            LOG_LEVELS.filter((l) => l !== 'debug').map((l) => h('option', { value: l, selected: f.level === l }, `${l} and worse`)),
           ),
           h('select', { class: 'source', 'aria-label': 'Source' }),
           h('input', { type: 'search', class: 'search', value: f.text, placeholder: 'Search  ( / )', 'aria-label': 'Search messages', 'aria-keyshortcuts': '/' }),
