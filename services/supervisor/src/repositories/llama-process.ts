@@ -12,17 +12,23 @@ interface LlamaProcessEvents {
   exit: [exit: ProcessExit];
 }
 
+/** Variables of the supervisor's environment that llama-server never gets. */
+const LLAMA_ENV_REMOVED = ['LLAMA_API_KEY', 'LLAMA_API_KEY_FILE', 'HF_TOKEN', 'HF_TOKEN_FILE', 'REDIS_URL', 'REDIS_PASSWORD', 'REDIS_PASSWORD_FILE'] as const;
+
 /**
  * The environment of llama-server: this process's, with `LLAMA_API_KEY` set to `apiKey` or removed
  * when there is none (an empty inherited value must not reach llama-server). llama-server reads its
  * `--api-key` from this variable, and in router mode every model instance inherits the router's
  * environment, so the key never appears in an argument list (the process table, the router's log
- * of its instances' arguments, `/models`, the dashboard).
+ * of its instances' arguments, `/models`, the dashboard). The supervisor's own secrets (the
+ * Hugging Face token, Redis's password and URL) are removed: llama-server needs none of them, and
+ * llama.cpp would use `HF_TOKEN` for downloads of its own.
  */
 export function llamaEnv(apiKey: string | null, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const env = { ...base };
-  delete env.LLAMA_API_KEY;
-  delete env.LLAMA_API_KEY_FILE;
+  for (const name of LLAMA_ENV_REMOVED) {
+    delete env[name];
+  }
   if (apiKey !== null) {
     env.LLAMA_API_KEY = apiKey;
   }
