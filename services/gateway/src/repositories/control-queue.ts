@@ -18,6 +18,7 @@ import {
   type JobRef,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
+import { requireWorkers } from './queue-workers.js';
 
 /** What the queue's event stream says about a job (any job of the node, queued by any replica). */
 export interface JobUpdate {
@@ -86,15 +87,7 @@ export class ControlQueue {
    * consumes the queue.
    */
   async add<K extends JobName>(name: K, payload: JobPayloads[K], jobId: string): Promise<JobRef> {
-    let workers: number;
-    try {
-      workers = (await this.queue.getWorkers()).length;
-    } catch (err) {
-      throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'the job queue (Redis) is unavailable', { cause: err });
-    }
-    if (workers === 0) {
-      throw new AppError(ErrorCode.SUPERVISOR_UNAVAILABLE, `no supervisor is serving node "${this.nodeId}"`);
-    }
+    await requireWorkers(this.queue, `no supervisor is serving node "${this.nodeId}"`);
     const subject = 'modelId' in payload ? payload.modelId : null;
     try {
       // Deduplication is one Lua script in Redis: two identical requests at the same moment (a

@@ -16,6 +16,7 @@ import {
   type DownloadView,
 } from '@llamaproxy/shared';
 import type { Logger } from '@llamaproxy/shared/node';
+import { requireWorkers } from './queue-workers.js';
 
 /** Attempts of a download (network breaks resume from the partial files), with exponential backoff. */
 export const DOWNLOAD_RETRY = { attempts: 3, backoffMs: 5000 } as const;
@@ -66,15 +67,7 @@ export class DownloadQueue {
    * is down, SUPERVISOR_UNAVAILABLE when no supervisor takes downloads.
    */
   async add(payload: DownloadPayload, jobId: string): Promise<DownloadView> {
-    let workers: number;
-    try {
-      workers = (await this.queue.getWorkers()).length;
-    } catch (err) {
-      throw new AppError(ErrorCode.QUEUE_UNAVAILABLE, 'the job queue (Redis) is unavailable', { cause: err });
-    }
-    if (workers === 0) {
-      throw new AppError(ErrorCode.SUPERVISOR_UNAVAILABLE, `no supervisor takes downloads for node "${this.nodeId}"`);
-    }
+    await requireWorkers(this.queue, `no supervisor takes downloads for node "${this.nodeId}"`);
     let job: Job;
     try {
       job = await this.queue.add(DOWNLOAD_JOB, payload, {
