@@ -21,7 +21,7 @@ import {
   type StatusEvent,
 } from '@llamaproxy/shared';
 import { writePlacementModels } from '@llamaproxy/tests/placement-models';
-import { freePort, StreamRecorder, startService, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { freePort, jobOutcome, StreamRecorder, startService, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
 
 const MiB = 1024 * 1024;
 /**
@@ -84,27 +84,7 @@ describe('placement', () => {
 
   async function run<K extends JobName>(name: K, payload: JobPayloads[K]): Promise<{ done: Promise<unknown>; added: number }> {
     const jobId = controlRunId(controlJobId(name, payload));
-    const done = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => finish(() => reject(new Error(`job ${jobId} did not finish`))), 90_000);
-      const onCompleted = (e: { jobId: string; returnvalue: unknown }): void => {
-        if (e.jobId === jobId) {
-          finish(() => resolve(typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue));
-        }
-      };
-      const onFailed = (e: { jobId: string; failedReason: string }): void => {
-        if (e.jobId === jobId) {
-          finish(() => reject(new Error(e.failedReason)));
-        }
-      };
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        queueEvents.off('completed', onCompleted);
-        queueEvents.off('failed', onFailed);
-        settle();
-      };
-      queueEvents.on('completed', onCompleted);
-      queueEvents.on('failed', onFailed);
-    });
+    const done = jobOutcome(queueEvents, jobId);
     const added = Date.now();
     await queue.add(name, payload, { jobId, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } });
     return { done, added };

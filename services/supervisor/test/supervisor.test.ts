@@ -22,7 +22,7 @@ import {
   type StatusEvent,
 } from '@llamaproxy/shared';
 import { writeDemoModels } from '@llamaproxy/tests/gguf';
-import { freePort, listRouterModels, StreamRecorder, startService, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
+import { freePort, jobOutcome, listRouterModels, StreamRecorder, startService, waitFor, type ManagedProcess } from '@llamaproxy/tests/harness';
 
 /**
  * The supervisor as its container runs it: a real Redis, a real llama-server in router mode,
@@ -57,27 +57,7 @@ describe('supervisor', () => {
   async function run<K extends JobName>(name: K, payload: JobPayloads[K], opts: { attempts?: number } = {}) {
     // As the gateway queues it: a unique run id, the intent key as deduplication id.
     const jobId = controlRunId(controlJobId(name, payload));
-    const done = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => finish(() => reject(new Error(`job ${jobId} did not finish`))), 90_000);
-      const onCompleted = (e: { jobId: string; returnvalue: unknown }): void => {
-        if (e.jobId === jobId) {
-          finish(() => resolve(typeof e.returnvalue === 'string' ? JSON.parse(e.returnvalue) : e.returnvalue));
-        }
-      };
-      const onFailed = (e: { jobId: string; failedReason: string }): void => {
-        if (e.jobId === jobId) {
-          finish(() => reject(new Error(e.failedReason)));
-        }
-      };
-      const finish = (settle: () => void): void => {
-        clearTimeout(timer);
-        queueEvents.off('completed', onCompleted);
-        queueEvents.off('failed', onFailed);
-        settle();
-      };
-      queueEvents.on('completed', onCompleted);
-      queueEvents.on('failed', onFailed);
-    });
+    const done = jobOutcome(queueEvents, jobId);
     const job = await queue.add(name, payload, {
       jobId,
       deduplication: { id: controlJobId(name, payload) },

@@ -11,3 +11,4 @@ export * from './socket-client.js';
 export * from './expect.js';
 export * from './alert-receivers.js';
 export * from './hf-hub.js';
+export * from './job-outcome.js';
