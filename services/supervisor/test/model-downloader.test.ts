@@ -210,6 +210,15 @@ describe(ModelDownloader.name, () => {
     expect(existsSync(join(modelsDir, 'big.gguf'))).toBe(false);
   });
 
+  it('does not install a download cancelled after its last progress check', async () => {
+    newModelsDir();
+    const sut = new ModelDownloader({ modelsDir, hub: client(), progressMs: 60_000 });
+    const err = await errorOf(download({ repo: 'acme/tiny-GGUF', files: ['tiny-Q8_0.gguf'], name: 'late' }, { sut, cancelled: () => true }));
+    expect(err.code).toBe(ErrorCode.JOB_CANCELLED);
+    expect(leftovers()).toEqual([]);
+    expect(existsSync(join(modelsDir, 'late.gguf'))).toBe(false);
+  });
+
   it('sweeps partial files untouched for longer than the age limit, and keeps fresh ones', async () => {
     newModelsDir();
     const sut = new ModelDownloader({ modelsDir, hub: client() });

@@ -126,6 +126,12 @@ export class ModelDownloader {
       }
       throw err;
     }
+    // A cancel that came after the last progress check (a short download, or the last chunk) still
+    // wins: the model is not installed.
+    if (await run.isCancelled()) {
+      await this.discard(plan, repo);
+      throw new AppError(ErrorCode.JOB_CANCELLED, 'the download was cancelled');
+    }
     await meter.report(DownloadStage.installing, null, true);
     await this.install(plan, repo, target);
     return { modelId: plan.modelId, path: plan.target, bytes: plan.totalBytes, resumedBytes };

@@ -53,6 +53,8 @@ describe(ActivityPage.name, () => {
     expect(transport.sent.at(-1)?.payload).toMatchObject({ status: 'error' });
     transport.answer('activity:query', { records: [], hasMore: false });
     await vi.waitFor(() => expect(sut?.el.querySelector('.count')?.textContent).toBe('0 shown'));
+    // An empty result under a filter says so, not that nothing was ever asked.
+    expect(sut?.el.querySelector('.empty')?.textContent).toBe('No request matches these filters.');
     transport.push('activity:new', { records: [record(7, { status: 429 }), record(6)] }, 0);
     await vi.waitFor(() => expect(ids()).toEqual([7]));
   });

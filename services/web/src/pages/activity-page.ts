@@ -97,8 +97,8 @@ export class ActivityPage extends Component<AppContext> {
         h(
           'div',
           { class: 'form-grid' },
-          field('Model', h('input', { id: 'activity-model', name: 'model', type: 'search', autocomplete: 'off', spellcheck: 'false' })),
-          field('Key id', h('input', { id: 'activity-key', name: 'keyId', type: 'search', autocomplete: 'off', spellcheck: 'false' })),
+          field('Model', h('input', { id: 'activity-model', name: 'model', type: 'search', maxlength: 512, autocomplete: 'off', spellcheck: 'false' })),
+          field('Key id', h('input', { id: 'activity-key', name: 'keyId', type: 'search', maxlength: 64, autocomplete: 'off', spellcheck: 'false' })),
           field('Status', h('select', { id: 'activity-status', name: 'status' }, h('option', { value: '' }, 'Any'), h('option', { value: 'ok' }, 'Succeeded'), h('option', { value: 'error' }, 'Failed'))),
         ),
         h(
@@ -383,7 +383,7 @@ export class ActivityPage extends Component<AppContext> {
     this.rows.reconcile(this.records);
     const empty = this.el.querySelector('.empty') as HTMLElement;
     empty.hidden = this.records.length > 0;
-    setText(empty, 'No request yet. Requests to /v1 appear here as they happen.');
+    setText(empty, Object.keys(this.filter).length > 0 ? 'No request matches these filters.' : 'No request yet. Requests to /v1 appear here as they happen.');
     setText(this.el.querySelector('.problem') as HTMLElement, problem);
     setText(this.el.querySelector('.count') as HTMLElement, `${this.records.length} shown`);
     (this.el.querySelector('[data-action="export"]') as HTMLButtonElement).disabled = this.records.length === 0;
