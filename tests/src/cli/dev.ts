@@ -93,15 +93,24 @@ async function main(): Promise<void> {
   }
   log('press Ctrl+C to stop everything');
 
-  const stop = async (): Promise<void> => {
-    log('stopping');
-    await Promise.all([...processes].reverse().map((p) => p.stop(15_000)));
+  // A second Ctrl+C (or SIGTERM) while the services drain stops them at once; either way Redis
+  // (in a process group of its own, so the terminal's signal does not reach it) is stopped last.
+  let signals = 0;
+  const stop = async (graceMs: number): Promise<void> => {
+    log(graceMs > 0 ? 'stopping (Ctrl+C again to stop at once)' : 'stopping at once');
+    await Promise.all([...processes].reverse().map((p) => p.stop(graceMs)));
     await redis.stop();
     await hub?.close();
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  const onSignal = (): void => {
+    signals += 1;
+    if (signals <= 2) {
+      void stop(signals === 1 ? 15_000 : 0);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 /** The Hub stand-in with tiny repositories: one file per quantization, a split set, a gated one. */
