@@ -119,6 +119,11 @@ describe('the OpenAI-compatible /v1 endpoint', () => {
     expect(env.status).toBe(200);
     const all = (await env.json()) as { data: { id: string }[] };
     expect(all.data.map((m) => m.id).sort()).toEqual([MODEL_A, MODEL_B]);
+    // OpenAI's "retrieve model": one model, within the key's scope.
+    const one = (await (await v1(`/models/${MODEL_A}`, { key: keys.scoped })).json()) as { id: string; object: string };
+    expect(one).toMatchObject({ id: MODEL_A, object: 'model' });
+    await expectOpenAiError(await v1(`/models/${MODEL_B}`, { key: keys.scoped }), 404, 'model_not_found');
+    await expectOpenAiError(await v1('/models/no-such-model', { key: ENV_KEY }), 404, 'model_not_found');
   });
 
   it('answers a chat completion exactly as llama-server does directly, and records its usage', async () => {
@@ -227,6 +232,7 @@ describe('the OpenAI-compatible /v1 endpoint', () => {
       models.push(m.id);
     }
     expect(models.sort()).toEqual([MODEL_A, MODEL_B]);
+    expect((await client.models.retrieve(MODEL_B)).id).toBe(MODEL_B);
     const stream = await client.chat.completions.create({ model: MODEL_A, messages: [{ role: 'user', content: 'hello there' }], max_tokens: 8, temperature: 0, stream: true });
     let text = '';
     for await (const chunk of stream) {

@@ -160,6 +160,8 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
     address: auth.clientAddress(originOf(req)),
   });
 
+  const modelObject = (m: { id: string; created?: number | null; status: string }) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: 'llamacpp', status: { value: m.status } });
+
   router.get('/models', (req, res) => {
     const trace = newTrace(req, '/models');
     void (async () => {
@@ -167,10 +169,26 @@ export function createOpenAiRouter(deps: OpenAiRouterDeps): Router {
         trace.principal = await authenticate(req);
         const models = await proxy.models(trace.principal);
         record(trace, 200);
-        res.setHeader('Cache-Control', 'no-store').json({
-          object: 'list',
-          data: models.map((m) => ({ id: m.id, object: 'model', created: m.created ?? 0, owned_by: 'llamacpp', status: { value: m.status } })),
-        });
+        res.setHeader('Cache-Control', 'no-store').json({ object: 'list', data: models.map(modelObject) });
+      } catch (err) {
+        fail(res, trace, toApiError(err));
+      }
+    })();
+  });
+
+  /** OpenAI's "retrieve model": one model of the list the key may use, else 404 model_not_found. */
+  router.get('/models/:model', (req, res) => {
+    const trace = newTrace(req, '/models');
+    void (async () => {
+      try {
+        trace.principal = await authenticate(req);
+        const model = (await proxy.models(trace.principal)).find((m) => m.id === req.params.model);
+        if (model === undefined) {
+          throw new ApiError(404, 'model_not_found', `the model "${req.params.model}" does not exist or this key may not use it`, { param: 'model' });
+        }
+        trace.model = model.id;
+        record(trace, 200);
+        res.setHeader('Cache-Control', 'no-store').json(modelObject(model));
       } catch (err) {
         fail(res, trace, toApiError(err));
       }
