@@ -137,11 +137,21 @@ export class RouterClient {
   }
 
   private async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const res = await fetch(`${this.baseUrl}${path}`, {
-      method,
-      headers: body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(this.timeoutMs),
+    const send = (): Promise<Response> =>
+      fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers: body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    // llama-server (cpp-httplib) closes a kept-alive connection after 5 s idle; a request sent on
+    // it as it closes fails before any answer ("fetch failed", the socket closed). Every request
+    // here is idempotent (read, load, unload), so it is sent once more, on a new connection.
+    const res = await send().catch((err: unknown) => {
+      if (isClosedConnection(err)) {
+        return send();
+      }
+      throw err;
     });
     const text = await res.text();
     const json = safeJson(text);
@@ -151,6 +161,12 @@ export class RouterClient {
     }
     return json;
   }
+}
+
+/** A fetch that failed because the connection closed under it (not a refusal, not a timeout). */
+export function isClosedConnection(err: unknown): boolean {
+  const cause = err instanceof TypeError ? (err.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' && ['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_CLOSED'].includes(cause.code);
 }
 
 function safeJson(text: string): unknown {
